@@ -1,0 +1,1 @@
+"""Shared core: settings, steps, domain objects and adapters used by every script."""
