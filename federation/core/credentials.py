@@ -155,3 +155,32 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())
+
+
+@dataclass(frozen=True)
+class ServingCredentials:
+    """What a federation API server needs: a CA, its serving pair, a bearer token and a password."""
+
+    ca: KeyPair
+    server: KeyPair
+    token: str
+    password: str
+
+
+def serving_credentials(previous: ServingCredentials | None, common_name: str, sans: list[str]) -> tuple[ServingCredentials, bool]:
+    """Reuse ``previous`` while it is still valid for ``sans``; otherwise issue what is missing.
+
+    Returns the credentials and whether they were reused unchanged. The token
+    and password survive a new serving certificate, so clients keep working
+    when only the address changed.
+    """
+    if previous and ca_still_valid(previous.ca):
+        if still_valid(previous.server, previous.ca, sans) and previous.token and previous.password:
+            return previous, True
+        server = issue(previous.ca, common_name, sans)
+        return ServingCredentials(previous.ca, server, previous.token or random_token(), previous.password or random_password()), False
+
+    ca = generate_ca(f"{common_name}-ca")
+    token = previous.token if previous and previous.token else random_token()
+    password = previous.password if previous and previous.password else random_password()
+    return ServingCredentials(ca, issue(ca, common_name, sans), token, password), False
