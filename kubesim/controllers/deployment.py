@@ -64,7 +64,8 @@ def _max_unavailable(deployment: dict[str, Any], replicas: int) -> int:
 
 class DeploymentController(Controller):
     name = "deployment"
-    watches = ("deployments", "replicasets", "replicationcontrollers", "pods")
+    watches = ("deployments", "replicasets", "replicationcontrollers", "pods", "persistentvolumeclaims", "secrets",
+               "configmaps")
 
     def __init__(self, store, cluster=None, ready_delay: float = 0.0, node_name: str = "node") -> None:
         super().__init__(store, cluster)
@@ -305,6 +306,8 @@ class DeploymentController(Controller):
             seen.add(uid)
             if (pod.get("status") or {}).get("phase") != "Pending" or pod["metadata"].get("deletionTimestamp"):
                 continue
+            if self._missing_volume(pod):
+                continue
             first_seen = self._first_seen.setdefault(uid, now)
             wait = first_seen + self.ready_delay - now
             if wait > 0:
@@ -315,6 +318,27 @@ class DeploymentController(Controller):
             if uid not in seen:
                 del self._first_seen[uid]
         return next_due
+
+    def _missing_volume(self, pod: dict[str, Any]) -> str | None:
+        """Return why a pod's volumes cannot be set up yet: an unbound claim or a missing Secret or ConfigMap."""
+        namespace = pod["metadata"]["namespace"]
+        registry = self.store.registry
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            claim = volume.get("persistentVolumeClaim")
+            if claim:
+                found = self.store.try_get(registry.by_path("", "v1", "persistentvolumeclaims"), namespace,
+                                           claim.get("claimName", ""))
+                if found is None or (found.get("status") or {}).get("phase") != "Bound":
+                    return f"persistentvolumeclaim {claim.get('claimName')} is not bound"
+            secret = volume.get("secret")
+            if secret and not secret.get("optional") and self.store.try_get(
+                    registry.by_path("", "v1", "secrets"), namespace, secret.get("secretName", "")) is None:
+                return f"secret {secret.get('secretName')} not found"
+            config_map = volume.get("configMap")
+            if config_map and not config_map.get("optional") and self.store.try_get(
+                    registry.by_path("", "v1", "configmaps"), namespace, config_map.get("name", "")) is None:
+                return f"configmap {config_map.get('name')} not found"
+        return None
 
     def _start_pod(self, pod: dict[str, Any]) -> None:
         now = now_rfc3339()
