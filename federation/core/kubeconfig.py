@@ -190,7 +190,7 @@ def write_entries(path: Path, cluster: dict, users: list[dict], context: dict) -
     The current context is left as it is. The file is rewritten atomically
     with mode 0600 after a backup to ``<path>.bak``.
     """
-    with exclusive_lock(path, "the kubeconfig", wait_seconds=30):
+    with exclusive_lock(lock_target(path), "the kubeconfig", wait_seconds=30):
         document = _parse(path) if path.exists() else {}
         document.setdefault("apiVersion", "v1")
         document.setdefault("kind", "Config")
@@ -211,7 +211,7 @@ def remove_entries(config: Kubeconfig, context: str, users: list[str], cluster: 
     """Remove the named context, users and cluster from every file that defines them."""
     changed: list[Path] = []
     for path in list(config.documents):
-        with exclusive_lock(path, "the kubeconfig", wait_seconds=30):
+        with exclusive_lock(lock_target(path), "the kubeconfig", wait_seconds=30):
             document = _parse(path)
             before = yaml.safe_dump(document)
             document["contexts"] = [c for c in document.get("contexts") or [] if c.get("name") != context]
@@ -223,6 +223,16 @@ def remove_entries(config: Kubeconfig, context: str, users: list[str], cluster: 
                 _save(path, document)
                 changed.append(path)
     return changed
+
+
+def lock_target(path: Path) -> Path:
+    """Return the path whose ``.lock`` side file guards edits of kubeconfig ``path``.
+
+    kubectl creates ``<kubeconfig>.lock`` with O_EXCL for each of its own
+    edits and fails while that file exists, so our flock side file, which
+    stays on disk, must have another name.
+    """
+    return Path(f"{path}.federation")
 
 
 def _upsert(items: list[dict], entry: dict) -> None:
