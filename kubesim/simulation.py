@@ -86,6 +86,14 @@ class SimulatedClusters:
     async def _stop_all(self) -> None:
         await asyncio.gather(*(c.stop() for c in self.clusters.values()), return_exceptions=True)
 
+        # Open watches and in-flight probes would otherwise be destroyed with the closed loop.
+        current = asyncio.current_task()
+        leftovers = [t for t in asyncio.all_tasks() if t is not current]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
+        await self.loop.shutdown_asyncgens()
+
     def __enter__(self) -> "SimulatedClusters":
         return self.start()
 
