@@ -187,3 +187,49 @@ def test_bad_variable_writes_nothing(clusters):
     assert "Traceback" not in result.stderr
     assert clusters.kubeconfig.read_text() == before
     assert clusters.cluster(clusters.host).get_object("v1", "Namespace", "federation") is None
+
+
+@pytest.mark.parametrize("cluster_options", [{"load_balancer": False}])
+def test_load_balancer_without_address_names_node_port(clusters):
+    result = run(FEDERATION_UP, env=clusters.env(**{**DOCS_ENV, "FEDERATION_WAIT_TIMEOUT": "3"}))
+
+    assert result.returncode == 5, result.explain()
+    assert "Could not find ingress hostname for federation-apiserver loadbalancer service" in result.stderr
+    assert "KUBERNETES_PROVIDER=kind" in result.stderr
+
+
+@pytest.mark.parametrize("cluster_options", [{"load_balancer": False}])
+def test_kind_provider_uses_node_port(clusters):
+    env = clusters.env(**{**DOCS_ENV, "KUBERNETES_PROVIDER": "kind", "FEDERATION_CLUSTERS": clusters.members[0]})
+
+    result = run(FEDERATION_UP, env=env)
+
+    assert result.returncode == 0, result.explain()
+    service = clusters.cluster(clusters.host).get_object("v1", "Service", "federation-apiserver", "federation")
+    assert service["spec"]["type"] == "NodePort"
+    assert service["spec"]["ports"][0]["nodePort"] == 32111
+    listed = kubectl("--context=federation-cluster", "get", "clusters", env=clusters.env())
+    assert listed.returncode == 0, listed.explain()
+
+
+def test_missing_default_storage_class_fails_first(clusters):
+    clusters.cluster(clusters.host).set_default_storage_class(False)
+
+    result = run(FEDERATION_UP, env=clusters.env(**DOCS_ENV))
+
+    assert result.returncode == 4, result.explain()
+    assert "no default StorageClass" in result.stderr
+    assert "FEDERATION_USE_PV_FOR_ETCD=false" in result.stderr
+    assert clusters.cluster(clusters.host).get_object("v1", "Namespace", "federation") is None
+
+
+def test_host_context_argument(clusters):
+    env = clusters.env(**DOCS_ENV)
+    switched = kubectl("config", "use-context", clusters.members[0], env=env)
+    assert switched.returncode == 0, switched.explain()
+
+    result = run(FEDERATION_UP, clusters.host, env=env)
+
+    assert result.returncode == 0, result.explain()
+    assert f"Host cluster context {clusters.host} (argument)" in result.stderr
+    assert clusters.cluster(clusters.host).get_object("apps/v1", "Deployment", "federation-apiserver", "federation") is not None

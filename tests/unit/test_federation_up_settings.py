@@ -465,3 +465,32 @@ def test_advertise_address_left_out_for_dns_name(kubeconfig):
     config = load(kubeconfig, KUBERNETES_PROVIDER="aws")
     deployment = controlplane.control_plane(config, credentials_for(config), Endpoint("lb.example.com", 443), None)[2]
     assert not any(arg.startswith("--advertise-address") for arg in container_args(deployment))
+
+
+# -- the kubefed-era RBAC wait ---------------------------------------------------
+
+
+class HostWithoutRbac:
+    """A host whose discovery never lists the RBAC group."""
+
+    context = "federation-e2e-host"
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    def request(self, method: str, path: str, **kwargs) -> dict:
+        self.requests += 1
+        return {"groups": [{"name": "apps"}]}
+
+
+def test_rbac_wait_exits_123(kubeconfig):
+    from federation.cluster.up_steps import RbacUnavailable, UpJob
+    from federation.core.status import Status
+
+    job = UpJob(load(kubeconfig, USE_KUBEFED="true", KUBERNETES_RELEASE="v1.8.0", FEDERATION_WAIT_TIMEOUT="0.5"), Status(quiet=True))
+    job.host = HostWithoutRbac()
+    with pytest.raises(RbacUnavailable) as caught:
+        job.wait_for_rbac()
+    assert caught.value.exit_code == 123
+    assert "rbac.authorization.k8s.io" in caught.value.message
+    assert job.host.requests >= 1
