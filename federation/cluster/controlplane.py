@@ -123,6 +123,7 @@ def control_plane(settings: UpSettings, creds: ApiserverCredentials, endpoint: E
 
 def controller_manager_kubeconfig(settings: UpSettings, creds: ApiserverCredentials) -> dict:
     """Return the kubeconfig the controller manager uses: the in-cluster Service name, verified by the CA."""
+    # NOTE: both mechanisms authenticate the controller manager with the bearer token; kubefed init issued it a client certificate instead.
     name = settings.kube_context
     return {
         "apiVersion": "v1",

@@ -1,7 +1,7 @@
 """federation-down.sh: unregister the members and remove what federation-up.sh created.
 
 Needs no image settings: only the names, the host context and the kubeconfig.
-Running it when nothing is deployed says so and exits 0.
+When nothing is deployed it prints that and exits 0.
 """
 
 from __future__ import annotations

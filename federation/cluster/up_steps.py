@@ -23,7 +23,7 @@ from federation.core.status import Status
 
 DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class")
 RBAC_GROUP = "rbac.authorization.k8s.io"
-PENDING_HOST = "pending.invalid"  # stands for the Service address in a dry run before the Service exists
+PENDING_HOST = "pending.invalid"  # placeholder for the Service address in a dry run before the Service exists
 
 
 class RbacUnavailable(FederationError):
@@ -268,7 +268,20 @@ class UpJob:
         join_all(federation, self.members, self.status, timeout=self.settings.wait_seconds)
 
     def plan_register(self) -> list[Change]:
-        return [Change("create", f'Cluster "{member.name}"', self.settings.kube_context, f"from {member.context}") for member in self.members]
+        registered = self.registered_names()
+        changes = []
+        for member in self.members:
+            action = "unchanged" if member.name in registered else "create"
+            changes.append(Change(action, f'Cluster "{member.name}"', self.settings.kube_context, f"from {member.context}"))
+        return changes
+
+    def registered_names(self) -> set[str]:
+        """Return the Clusters already registered, or none when the federation API is not up yet."""
+        try:
+            api = self.federation_api()
+            return {item["metadata"]["name"] for item in api.list("federation/v1beta1", "Cluster")}
+        except FederationError:
+            return set()
 
 
 def federation_name_conflict(host: Cluster, settings: UpSettings) -> str | None:

@@ -13,6 +13,7 @@ PODS = resource_for("v1", "Pod")
 SERVICES = resource_for("v1", "Service")
 RECENT_EVENTS = 5
 RETRY_SECONDS = 1.0
+WAITING_FOR_ADDRESS = "Waiting for load balancer status to be set"
 
 
 def load_balancer_address(cluster: Cluster, namespace: str, service: str, seconds: float, status: Status) -> str:
@@ -24,11 +25,16 @@ def load_balancer_address(cluster: Cluster, namespace: str, service: str, second
             address = entry.get("ip") or entry.get("hostname")
             if address:
                 return True, address
-        return False, "Waiting for load balancer status to be set"
+        return False, WAITING_FOR_ADDRESS
+
+    def report(state: str) -> None:
+        # When done, the state is the address, which the caller prints in the original's words.
+        if state == WAITING_FOR_ADDRESS:
+            status.line(state)
 
     deadline = time.monotonic() + seconds
     try:
-        objects = cluster.wait(SERVICES, namespace, check, deadline, field_selector=f"metadata.name={service}", on_change=status.line)
+        objects = cluster.wait(SERVICES, namespace, check, deadline, field_selector=f"metadata.name={service}", on_change=report)
     except WaitTimeout:
         raise WaitTimeout(
             f"Could not find ingress hostname for {service} loadbalancer service: Service {namespace}/{service} of type LoadBalancer got no address within {seconds:g}s",
@@ -76,7 +82,7 @@ def federation_api(cluster: Cluster, seconds: float, status: Status) -> None:
             last_error = error.message
         if time.monotonic() + RETRY_SECONDS > deadline:
             raise WaitTimeout(
-                f"the federation API server at {cluster.server} did not answer within {seconds:g}s: {last_error}",
+                f"the federation API server at {cluster.server} did not respond within {seconds:g}s: {last_error}",
                 hint=f"kubectl --context={cluster.context} get clusters shows the same; check the apiserver container's log",
             )
         time.sleep(RETRY_SECONDS)
