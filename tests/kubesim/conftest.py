@@ -10,7 +10,7 @@ from kubernetes import client, config
 
 from kubesim import ClusterSpec, SimulatedClusters
 from kubesim.pytest_plugin import kubesim_clusters  # noqa: F401  (fixture used by the tests)
-from kubesim_helpers import Kubectl
+from kubesim_helpers import Kubectl, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +39,9 @@ def namespace(host) -> str:
     """A fresh namespace in the host cluster."""
     name = f"t-{uuid.uuid4().hex[:8]}"
     host.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    # Let the serviceaccount controller finish, so tests see a quiet namespace.
+    wait_for(lambda: host.get_object("v1", "ConfigMap", "kube-root-ca.crt", name)
+             and host.get_object("v1", "ServiceAccount", "default", name), what=f"namespace {name} set-up")
     return name
 
 
