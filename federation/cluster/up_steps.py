@@ -15,6 +15,7 @@ from federation.cluster.apiserver_credentials import DIRECT_LAYOUT, KUBEFED_LAYO
 from federation.cluster.controlplane import Endpoint
 from federation.cluster.settings import UpSettings
 from federation.core.apply import apply_objects, plan_objects
+from federation.core.dns import nameservers_from_provider_config
 from federation.core.errors import ExitCode, FederationError, PreflightFailed
 from federation.core.kube import ApiError, Cluster
 from federation.core.kubeconfig import Kubeconfig, write_entries
@@ -42,6 +43,7 @@ class UpJob:
         self.endpoint: Endpoint | None = None
         self.credentials: ApiserverCredentials | None = None
         self.dns_provider_config: bytes | None = None
+        self.nameservers: list[str] = []  # CoreDNS endpoints that members forward the federation zone to
         self.members: list = []  # registration.Member, built in preflight so bad member input fails before any write
 
     def steps(self) -> list[Step]:
@@ -73,6 +75,8 @@ class UpJob:
         if self.settings.service_type == "NodePort":
             self.node_address()
         self.dns_provider_config = controlplane.read_dns_provider_config(self.settings)
+        if self.settings.dns_provider == "coredns" and self.dns_provider_config is not None:
+            self.nameservers = nameservers_from_provider_config(self.dns_provider_config.decode(errors="replace"))
         self.members = self.load_members()
 
     def plan_preflight(self) -> list[Change]:
@@ -254,7 +258,7 @@ class UpJob:
         from federation.core.registration import Federation
 
         settings = self.settings
-        return Federation(self.host, api, settings.namespace, settings.federation_name, settings.dns_zone, settings.dns_provider)
+        return Federation(self.host, api, settings.namespace, settings.federation_name, settings.dns_zone, settings.dns_provider, nameservers=self.nameservers)
 
     def register(self) -> None:
         from federation.core.registration import join_all
@@ -265,7 +269,9 @@ class UpJob:
                 self.status.line(f"Joining cluster with name '{member.context}' to federation with name '{self.settings.federation_name}'")
             if member.name in self.settings.member_files:
                 self.status.line(f"Creating secret with name: {member.name}")
-        join_all(federation, self.members, self.status, timeout=self.settings.wait_seconds)
+        # kubefed join (1.7+) gave each member a ServiceAccount; the direct manifests stored the member's kubeconfig.
+        form = "serviceaccount" if self.settings.use_kubefed else "kubeconfig"
+        join_all(federation, self.members, self.status, credentials=form, timeout=self.settings.wait_seconds)
 
     def plan_register(self) -> list[Change]:
         registered = self.registered_names()

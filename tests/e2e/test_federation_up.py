@@ -174,7 +174,8 @@ def test_use_kubefed_path(clusters):
 
     down = run(FEDERATION_DOWN, env=env)
     assert down.returncode == 0, down.explain()
-    assert owned(clusters, clusters.host, "e2e-federation") == []
+    for context in [clusters.host, *clusters.members]:
+        assert owned(clusters, context, "e2e-federation") == [], context
 
 
 def test_bad_variable_writes_nothing(clusters):
@@ -233,3 +234,19 @@ def test_host_context_argument(clusters):
     assert result.returncode == 0, result.explain()
     assert f"Host cluster context {clusters.host} (argument)" in result.stderr
     assert clusters.cluster(clusters.host).get_object("apps/v1", "Deployment", "federation-apiserver", "federation") is not None
+
+
+def test_coredns_provider_config_mounted(clusters, tmp_path):
+    conf = tmp_path / "coredns-provider.conf"
+    conf.write_text("[Global]\netcd-endpoints = http://127.0.0.1:2379\nzones = myfederation.example.\ncoredns-endpoints = 127.0.0.1:53\n")
+    env = clusters.env(**{**DOCS_ENV, "FEDERATION_DNS_PROVIDER": "coredns", "FEDERATION_DNS_PROVIDER_CONFIG": str(conf), "FEDERATION_CLUSTERS": clusters.members[0]})
+
+    result = run(FEDERATION_UP, env=env)
+
+    assert result.returncode == 0, result.explain()
+    host = clusters.cluster(clusters.host)
+    manager = host.get_object("apps/v1", "Deployment", "federation-controller-manager", "federation")
+    args = manager["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert "--dns-provider=coredns" in args
+    assert "--dns-provider-config=/etc/federation/dns-provider/federation-dns-provider.conf" in args
+    assert host.get_object("v1", "Secret", "federation-dns-provider.conf", "federation") is not None
