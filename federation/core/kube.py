@@ -77,8 +77,6 @@ class Cluster:
             from kubernetes import config
 
             self._client = config.new_client_from_config_dict(self.kubeconfig.minified(self.context), context=self.context, persist_config=False)
-            # Retries are ours (bounded, logged); urllib3's own would hide them.
-            self._client.configuration.retries = False
         return self._client
 
     # -- raw requests -------------------------------------------------------
@@ -103,7 +101,10 @@ class Cluster:
         if query:
             url += "?" + urlencode({key: value for key, value in query.items() if value is not None})
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        self.client.update_params_for_auth(headers, None, ["BearerToken"])
+        # auth_settings() runs the refresh hook of exec and OIDC credentials, the same as generated API calls.
+        for auth in self.client.configuration.auth_settings().values():
+            if auth.get("in") == "header" and auth.get("value"):
+                headers[auth["key"]] = auth["value"]
         payload = None if body is None else (body if isinstance(body, (str, bytes)) else json.dumps(body))
 
         delays = self.backoff.delays() if retry else iter(())
@@ -116,6 +117,7 @@ class Cluster:
                     headers=headers,
                     preload_content=not stream,
                     timeout=_urllib3_timeout(timeout),
+                    retries=False,
                 )
             except TransportError as error:
                 delay = next(delays, None)

@@ -143,7 +143,7 @@ def service_endpoint(job: Job, service: dict) -> str:
         return bool(ingress), "waiting for a load-balancer address" if not ingress else "address assigned"
 
     try:
-        objects = job.host.wait(SERVICE, job.namespace, has_ingress, job.deadline, field_selector=f"metadata.name={job.apiserver}", on_change=job.status.line)
+        objects = job.host.wait(SERVICE, job.namespace, has_ingress, job.deadline, field_selector=f"metadata.name={job.apiserver}", on_change=lambda state: job.status.line(f"   {state}"))
     except WaitTimeout:
         raise WaitTimeout(
             f"Service {name} of type LoadBalancer got no address within {job.settings.wait_timeout:.0f}s: "

@@ -37,9 +37,9 @@ class Clusters:
         """The simulated cluster behind ``context`` (simulated backend only)."""
         if self.sim is None:
             pytest.skip("needs direct access to a simulated cluster's store")
-        for name in self.sim.names():
-            if self.sim[name].context == context:
-                return self.sim[name]
+        for cluster in self.sim.clusters.values():
+            if cluster.context == context:
+                return cluster
         raise KeyError(context)
 
 
