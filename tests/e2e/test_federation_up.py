@@ -250,3 +250,21 @@ def test_coredns_provider_config_mounted(clusters, tmp_path):
     assert "--dns-provider=coredns" in args
     assert "--dns-provider-config=/etc/federation/dns-provider/federation-dns-provider.conf" in args
     assert host.get_object("v1", "Secret", "federation-dns-provider.conf", "federation") is not None
+
+
+def test_stuck_apiserver_pod_reported(clusters, tmp_path):
+    unbindable = tmp_path / "claim.yaml"
+    unbindable.write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: federation\n---\n"
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: federation-apiserver-etcd-claim\n  namespace: federation\n"
+        "spec:\n  storageClassName: no-such-class\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 10Gi\n"
+    )
+    created = kubectl(f"--context={clusters.host}", "apply", "-f", str(unbindable), env=clusters.env())
+    assert created.returncode == 0, created.explain()
+
+    result = run(FEDERATION_UP, env=clusters.env(**{**DOCS_ENV, "FEDERATION_WAIT_TIMEOUT": "3"}))
+
+    assert result.returncode == 5, result.explain()
+    assert "Waiting for federation-apiserver to be running...(phase= Pending)" in result.stderr
+    assert "federation-apiserver pod is not running! giving up." in result.stderr
+    assert "phase Pending" in result.stderr
