@@ -4,8 +4,8 @@
     kubefed unjoin CLUSTER_NAME --host-cluster-context=HOST [--force] ...
 
 CLUSTER_NAME may be a kubeconfig context name such as ``admin@kind:a/eu``.
-The Cluster object then gets a valid name derived from it, and the output
-says which.
+The Cluster object then gets a valid name derived from it, and a progress
+line prints that name.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Two forms, both stored as a kubeconfig under key ``kubeconfig`` of a Secret
 in the host's federation namespace:
 
 - ``kubeconfig``: the member context's own kubeconfig, minified and
-  flattened, so the Secret holds no file paths from this machine;
+  flattened, so the Secret contains no file paths from this machine;
 - ``serviceaccount``: a token of a ServiceAccount made for the federation in
   the member, bound to a ClusterRole, with the member's CA.
 """
@@ -50,8 +50,9 @@ def secret_kubeconfig(member: Member, server: str) -> dict:
     config["clusters"][0]["cluster"]["server"] = server
     for user in config.get("users") or []:
         body = user.get("user") or {}
-        plugin = "exec" if "exec" in body else "auth-provider" if "auth-provider" in body else ""
-        if plugin:
+        plugins = [key for key in ("exec", "auth-provider") if key in body]
+        if plugins:
+            plugin = plugins[0]
             raise InvalidInput(
                 f"context {member.context!r} authenticates with an {plugin} plugin, which the federation controller manager in the host cluster cannot run",
                 hint="join with --credentials=serviceaccount, which stores a ServiceAccount token instead",

@@ -86,6 +86,6 @@ def docker_addresses(container: str) -> list[str]:
         stderr = error.stderr.decode(errors="replace").strip()
         raise PreflightFailed(f"docker inspect {container} failed: {stderr}", hint=f"check that the kind cluster runs (docker ps --filter name={container})") from None
     except sh.TimeoutException:
-        raise PreflightFailed(f"docker inspect {container} timed out after {INSPECT_TIMEOUT}s", hint="check that the Docker daemon answers (docker info)") from None
+        raise PreflightFailed(f"docker inspect {container} timed out after {INSPECT_TIMEOUT}s", hint="check that the Docker daemon responds (docker info)") from None
     log.debug("docker inspect %s: %s", container, str(output).strip())
     return str(output).split()

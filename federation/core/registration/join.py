@@ -29,7 +29,7 @@ CREATED_FOR_ANNOTATION = "federation.k8s.io/created-for-cluster"
 
 @dataclass
 class Preflight:
-    """What a join learned before its first write."""
+    """Facts a join collects before its first write."""
 
     member_cluster: Cluster
     server: str
@@ -39,11 +39,11 @@ class Preflight:
 
 
 def check_reachable(cluster: Cluster, what: str) -> None:
-    """Raise ``Unreachable`` (with the server address) unless ``cluster`` answers ``GET /version``."""
+    """Raise ``Unreachable`` (with the server address) unless ``cluster`` responds to ``GET /version``."""
     try:
         cluster.request("GET", "/version", what=f"reading the version of {what}")
     except ApiError as error:
-        # Any HTTP answer proves the address works; 401 and 403 are credential problems.
+        # Any HTTP response proves the address works, but 401 and 403 mean the credentials are wrong.
         if error.status in (401, 403):
             raise PreflightFailed(
                 f"{what} at {cluster.server} rejected the credentials of context {cluster.context!r}: {error.status} {error.reason}",
@@ -266,7 +266,7 @@ def _plan_object(cluster: Cluster, obj: dict) -> Change:
     try:
         change = plan_apply(cluster, obj)
     except ApiError as error:
-        # A server without dry-run support still tells whether the object exists.
+        # A server without dry-run support still returns whether the object exists.
         log.debug("dry-run apply of %s failed: %s", describe(obj), error.message)
         metadata = obj["metadata"]
         exists = cluster.get(obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace")) is not None

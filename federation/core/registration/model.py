@@ -1,4 +1,4 @@
-"""What a registration is about: the federation (host and API) and one member cluster."""
+"""The parties of a registration: the federation (host and API) and one member cluster."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def member_from_file(path: Path, name: str) -> Member:
 
 @dataclass
 class ControllerManagerSettings:
-    """What the host's federation controller manager Deployment declares."""
+    """Federation name and DNS settings declared by the host's controller manager Deployment."""
 
     deployment: str = ""
     name: str = ""
