@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import csv
 import hashlib
 import io
@@ -24,7 +25,7 @@ import posixpath
 import shutil
 import socket
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from aiohttp import web
 
 from .auth import Authenticator
 from .controllers.namespace import NamespaceController
+from .faults import Faults
 from .federation_readiness import ClusterReadinessChecker
 from .resources import FEDERATION_RESOURCES
 from .selectors import match_service_selector
@@ -107,7 +109,7 @@ def parse_basic_auth_file(text: str) -> dict[str, str]:
 
 @dataclass
 class ServerConfiguration:
-    """What a federation API server Deployment resolves to."""
+    """Settings of a federation API server Deployment, resolved from its flags, Secret and Service."""
 
     address: str
     port: int
@@ -140,7 +142,9 @@ class FederationApiServer:
     workdir: Path | None = None
     namespace_controller: NamespaceController | None = None
     readiness: ClusterReadinessChecker | None = None
-    requests: Any = None
+    # Faults and counters of this server only; the cluster's own faults never apply here.
+    faults: Faults = field(default_factory=Faults)
+    requests: collections.Counter = field(default_factory=collections.Counter)
 
     @property
     def running(self) -> bool:
@@ -157,6 +161,8 @@ class FederationApiServer:
             "running": self.running,
             "error": self.error,
             "store": self.store,
+            "faults": self.faults,
+            "requests": self.requests,
         }
 
 
@@ -413,7 +419,7 @@ class FederationManager:
         authenticator = Authenticator(allow_anonymous=False, tokens=lambda: configuration.tokens,
                                       basic_users=configuration.basic_users)
         api = ApiServer(f"federation-apiserver {server.namespace}/{server.deployment}", server.store, authenticator,
-                        requests=server.requests,
+                        faults=server.faults, requests=server.requests,
                         server_address=lambda: f"{configuration.address}:{configuration.port}")
         runner = web.AppRunner(api.make_app(), access_log=None, shutdown_timeout=0.5)
         await runner.setup()

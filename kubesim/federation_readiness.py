@@ -61,6 +61,7 @@ def credentials_from_kubeconfig(text: str, secret_name: str) -> MemberCredential
     except yaml.YAMLError as exc:
         raise CredentialError("InvalidClusterCredentials", f"secret {secret_name}: kubeconfig is not valid YAML: "
                                                           f"{exc}") from exc
+
     contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or []}
     clusters = {c.get("name"): c.get("cluster") or {} for c in config.get("clusters") or []}
     users = {u.get("name"): u.get("user") or {} for u in config.get("users") or []}
@@ -74,6 +75,7 @@ def credentials_from_kubeconfig(text: str, secret_name: str) -> MemberCredential
         raise CredentialError("InvalidClusterCredentials",
                               f"secret {secret_name}: kubeconfig context {context_name} names no cluster with a "
                               f"server")
+
     user = users.get(context.get("user"), {})
     ca = cluster.get("certificate-authority-data")
     return MemberCredentials(

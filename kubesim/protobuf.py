@@ -2,7 +2,7 @@
 
 kubectl 1.37 sends typed `create namespace|secret|configmap` requests as
 protobuf: the 4-byte magic `k8s\\x00` followed by a runtime.Unknown message
-whose `raw` field holds the object. This module decodes those kinds (and
+whose `raw` field contains the object. This module decodes those kinds (and
 ServiceAccount) into the JSON form; other kinds are rejected with 415.
 
 Field numbers come from k8s.io/api/core/v1/generated.proto and

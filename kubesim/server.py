@@ -11,7 +11,7 @@ import collections
 import copy
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import yaml
@@ -53,7 +53,6 @@ class ApiServer:
     requests: collections.Counter | None = None
     server_address: Callable[[], str] = lambda: "127.0.0.1:0"
     health_check: Callable[[], bool] = lambda: True
-    extra_routes: list[Any] = field(default_factory=list)
 
     @property
     def registry(self) -> ResourceRegistry:
@@ -199,10 +198,6 @@ class ApiServer:
         method = request.method
         query = request.query
         dry_run = query.get("dryRun") == "All"
-        if route.namespace is not None and self.store.namespace_phase(route.namespace) is None \
-                and method in ("GET", "POST", "DELETE") and route.name is None and query.get("watch") not in ("true", "1"):
-            if method == "POST":
-                raise errors.not_found("", "namespaces", route.namespace)
 
         if method == "GET":
             if route.name is None:

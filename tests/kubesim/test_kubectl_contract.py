@@ -264,7 +264,8 @@ def test_delete_by_label(kubectl, host, namespace):
 
     names = [c["metadata"]["name"] for c in host.objects("v1", "ConfigMap", namespace)]
     assert "c" in names
-    assert "a" not in names and "b" not in names
+    assert "a" not in names
+    assert "b" not in names
 
 
 def test_delete_namespace_waits(kubectl, host):
