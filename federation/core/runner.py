@@ -74,7 +74,8 @@ def execute(steps: list[Step], status: Status, dry_run: bool = False, output: st
     return []
 
 
-def print_plan(plan: list[tuple[str, list[Change]]], output: str, stream: TextIO) -> None:
+def print_plan(plan: list[tuple[str, list[Change]]], output: str, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
     if output == "json":
         document = {"dryRun": True, "steps": [{"name": name, "changes": [asdict(change) for change in changes]} for name, changes in plan]}
         json.dump(document, stream, indent=2)

@@ -1,0 +1,57 @@
+"""join_clusters and unjoin_clusters: the docs' manual registration step, automated.
+
+The kubeconfig contexts listed in ``FEDERATION_CLUSTERS`` are joined to (or
+removed from) the federation that deploy_federation set up, through the same
+code as ``kubefed join`` and federation-up.sh.
+"""
+
+from __future__ import annotations
+
+from federation.core.errors import InvalidInput
+from federation.core.kube import Cluster
+from federation.core.kubeconfig import Kubeconfig
+from federation.core.registration import Federation, federation_settings, join_all, member_from_context, unjoin
+from federation.core.runner import Change, print_plan
+from federation.deploy.control_plane import Job
+
+
+def _federation(job: Job) -> Federation:
+    # Reload: deploy_federation may have added the federation context since the job started.
+    config = Kubeconfig.load(job.settings.kubeconfig_paths)
+    context = config.resolve_context(job.settings.federation_context, "FEDERATION_KUBE_CONTEXT")
+    return federation_settings(job.host, Cluster(config, context), job.namespace, name=job.federation_name)
+
+
+def _contexts(job: Job) -> list[str]:
+    contexts = job.settings.member_contexts
+    if not contexts:
+        raise InvalidInput("FEDERATION_CLUSTERS is not set", hint="set it to the kubeconfig contexts of the member clusters, e.g. FEDERATION_CLUSTERS=kind-member1,kind-member2")
+    known = job.kubeconfig.contexts()
+    unknown = [context for context in contexts if context not in known]
+    if unknown:
+        raise InvalidInput.variable("FEDERATION_CLUSTERS", ",".join(contexts), f"names contexts that are not in the kubeconfig: {', '.join(unknown)}", f"use contexts from: {', '.join(known)}")
+    return contexts
+
+
+def join_members(job: Job, args) -> None:
+    contexts = _contexts(job)
+    members = [member_from_context(job.kubeconfig, context) for context in contexts]
+    federation = _federation(job)
+    results = join_all(federation, members, job.status, timeout=job.settings.wait_timeout, dry_run=args.dry_run)
+    if args.dry_run:
+        print_plan(_steps(results, "join"), args.output)
+
+
+def unjoin_members(job: Job, args) -> None:
+    contexts = _contexts(job)
+    federation = _federation(job)
+    results: dict[str, list[Change]] = {}
+    for context in contexts:
+        member = member_from_context(job.kubeconfig, context)
+        results[member.name] = unjoin(federation, member.name, member, job.status, force=args.force, dry_run=args.dry_run)
+    if args.dry_run:
+        print_plan(_steps(results, "unjoin"), args.output)
+
+
+def _steps(results: dict[str, list[Change]], verb: str) -> list[tuple[str, list[Change]]]:
+    return [(f"{verb} {name}", changes) for name, changes in results.items()]
