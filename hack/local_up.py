@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 DEPLOY = ROOT / "federation/deploy/deploy.sh"
 OUTPUT = ROOT / "_output/local-up"
 KUBECTL = str(Path(sys.executable).parent / "kubectl") if (Path(sys.executable).parent / "kubectl").exists() else "kubectl"
-MEMBERS = ["kind-member1", "kind-member2"]
+MEMBERS = ["sim-member1", "sim-member2"]
 
 
 def banner(text: str) -> None:
@@ -87,12 +87,13 @@ def simulated_up(env: dict[str, str], keep: bool) -> int:
 
     kubeconfig = OUTPUT / "kubeconfig"
     kubeconfig.unlink(missing_ok=True)
-    specs = [ClusterSpec("host", context="kind-host"), ClusterSpec("member1", context="kind-member1"), ClusterSpec("member2", context="kind-member2", dns="kube-dns")]
+    specs = [ClusterSpec("host", context="sim-host"), ClusterSpec("member1", context="sim-member1"), ClusterSpec("member2", context="sim-member2", dns="kube-dns")]
     banner("Starting three SIMULATED clusters (kubesim: a test double on 127.0.0.1; no container runs)")
     with SimulatedClusters(specs, kubeconfig) as sim:
         for cluster in sim.clusters.values():
             print(f"  {cluster.context}: {cluster.url}")
-        env = {**env, "KUBECONFIG": str(kubeconfig), "KUBERNETES_PROVIDER": "kind", "FEDERATION_HOST_CLUSTER_CONTEXT": "kind-host"}
+        # "local" gives the NodePort Service a cluster without a load balancer needs, without kind's container-address rewrite.
+        env = {**env, "KUBECONFIG": str(kubeconfig), "KUBERNETES_PROVIDER": "local", "FEDERATION_HOST_CLUSTER_CONTEXT": "sim-host"}
         deploy(env, MEMBERS)
         banner("Done. The clusters above were SIMULATED.")
         print(
@@ -120,7 +121,7 @@ def kind_up(env: dict[str, str], keep: bool) -> int:
             run(["kind", "create", "cluster", "--name", name, "--kubeconfig", str(kubeconfig)], env)
     banner("kind clusters kind-host, kind-member1, kind-member2 are up (real clusters)")
     print("NOTE: the federation images must be pullable by the nodes or loaded with develop.sh push --kind-cluster; see the README.")
-    deploy(env, MEMBERS)
+    deploy(env, ["kind-member1", "kind-member2"])
     if not keep:
         print(f"The kind clusters keep running; delete them with: kind delete clusters host member1 member2")
     return 0

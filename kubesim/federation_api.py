@@ -59,7 +59,8 @@ def runs_binary(deployment: dict[str, Any], binary: str) -> dict[str, Any] | Non
     containers = ((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
     for container in containers:
         words = list(container.get("command") or []) + list(container.get("args") or [])
-        if any(isinstance(w, str) and posixpath.basename(w.split()[0] if w.strip() else w) == binary
+        # Flags are skipped: --master=https://federation-apiserver names the binary's Service, not the binary.
+        if any(isinstance(w, str) and not w.startswith("-") and posixpath.basename(w.split()[0] if w.strip() else w) == binary
                for w in words):
             return container
     return None

@@ -49,6 +49,14 @@ def _external_ip(service: dict[str, Any]) -> str:
     return "<none>"
 
 
+def _cluster_status(cluster: dict[str, Any]) -> str:
+    # The federation kubectl printer showed the Ready condition as Ready or NotReady, and Unknown before any probe.
+    for condition in (cluster.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return "Ready" if condition.get("status") == "True" else "NotReady"
+    return "Unknown"
+
+
 def _get(path: str) -> Callable[[dict[str, Any]], Any]:
     def read(obj: dict[str, Any]) -> Any:
         node: Any = obj
@@ -93,7 +101,7 @@ COLUMNS: dict[str, list[Column]] = {
         ("Object", "string", lambda o: f"{(o.get('involvedObject') or {}).get('kind', '').lower()}/"
                                        f"{(o.get('involvedObject') or {}).get('name', '')}"),
         ("Message", "string", _get("message"))],
-    "Cluster": [_NAME, ("Age", "string", _age)],
+    "Cluster": [_NAME, ("Status", "string", _cluster_status), ("Age", "string", _age)],
 }
 
 
