@@ -22,6 +22,7 @@ DEPLOY = ROOT / "federation/deploy/deploy.sh"
 OUTPUT = ROOT / "_output/local-up"
 KUBECTL = str(Path(sys.executable).parent / "kubectl") if (Path(sys.executable).parent / "kubectl").exists() else "kubectl"
 MEMBERS = ["sim-member1", "sim-member2"]
+KIND_VERSIONS = ROOT / "hack/kind/versions.env"
 
 
 def banner(text: str) -> None:
@@ -36,14 +37,26 @@ def run(command: list[str], env: dict[str, str], check: bool = True) -> int:
     return code
 
 
-def kind_problem() -> str | None:
+def node_image() -> str:
+    """Return the kind node image: KIND_NODE_IMAGE, else the one pinned in hack/kind/versions.env."""
+    if os.environ.get("KIND_NODE_IMAGE"):
+        return os.environ["KIND_NODE_IMAGE"]
+    for line in KIND_VERSIONS.read_text().splitlines():
+        if line.startswith("KIND_NODE_IMAGE="):
+            return line.split("=", 1)[1].strip()
+    raise SystemExit(f"error: {KIND_VERSIONS} has no KIND_NODE_IMAGE line")
+
+
+def kind_problem(image: str) -> str | None:
     """Return why kind clusters cannot be made here, or None."""
     if not shutil.which("kind"):
         return "kind is not installed"
     if not shutil.which("docker"):
         return "docker is not installed"
-    if subprocess.call(["docker", "info"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) != 0:
+    if subprocess.call(["docker", "info"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30) != 0:
         return "the Docker daemon is not reachable"
+    if subprocess.call(["docker", "image", "inspect", image], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30) != 0:
+        return f"the node image is not present; pull it first: docker pull {image}"
     return None
 
 
@@ -74,9 +87,10 @@ def main() -> int:
         return 0
 
     if args.kind:
-        problem = kind_problem()
+        image = node_image()
+        problem = kind_problem(image)
         if problem is None:
-            return kind_up(env, args.keep)
+            return kind_up(env, args.keep, image)
         banner(f"kind cannot run here ({problem}): falling back to SIMULATED clusters")
 
     return simulated_up(env, args.keep)
@@ -112,14 +126,14 @@ def simulated_up(env: dict[str, str], keep: bool) -> int:
     return 0
 
 
-def kind_up(env: dict[str, str], keep: bool) -> int:
+def kind_up(env: dict[str, str], keep: bool, image: str) -> int:
     kubeconfig = OUTPUT / "kind-kubeconfig"
     env = {**env, "KUBECONFIG": str(kubeconfig), "KUBERNETES_PROVIDER": "kind", "FEDERATION_HOST_CLUSTER_CONTEXT": "kind-host"}
     existing = subprocess.run(["kind", "get", "clusters"], capture_output=True, text=True).stdout.split()
     for name in ("host", "member1", "member2"):
         if name not in existing:
-            run(["kind", "create", "cluster", "--name", name, "--kubeconfig", str(kubeconfig)], env)
-    banner("kind clusters kind-host, kind-member1, kind-member2 are up (real clusters)")
+            run(["kind", "create", "cluster", "--name", name, "--image", image, "--kubeconfig", str(kubeconfig)], env)
+    banner(f"kind clusters kind-host, kind-member1, kind-member2 are up (real clusters, {image})")
     print("NOTE: the federation images must be pullable by the nodes or loaded with develop.sh push --kind-cluster; see the README.")
     deploy(env, ["kind-member1", "kind-member2"])
     if not keep:
