@@ -6,7 +6,10 @@ strategies.py); this controller fills `status.loadBalancer` and Endpoints.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
+import threading
 from typing import Any
 
 from .. import errors
@@ -16,6 +19,12 @@ from .deployment import pod_is_ready
 
 # Load balancer addresses are loopback addresses, which need no setup on Linux.
 FIRST_LOAD_BALANCER_ADDRESS = ipaddress.ip_address("127.0.0.2")
+
+# Addresses handed out by any simulated cluster of this process. Two clusters, or a cluster and the
+# one a previous test stopped, must not share an address: their federation API servers would both
+# try to listen on it.
+_RESERVED: set[str] = set()
+_RESERVED_LOCK = threading.Lock()
 
 
 class ServiceController(Controller):
@@ -49,7 +58,8 @@ class ServiceController(Controller):
             balancer = (service.get("status") or {}).get("loadBalancer") or {}
             wants = self.load_balancer and spec.get("type") == "LoadBalancer"
             if wants and not balancer.get("ingress"):
-                address = self._free_address(in_use)
+                ports = [port.get("port") for port in spec.get("ports") or [] if port.get("port")]
+                address = self._free_address(in_use, ports)
                 in_use.add(address)
                 service["status"] = {"loadBalancer": {"ingress": [{"ip": address, "ipMode": "VIP"}]}}
                 self._write_status(service)
@@ -58,10 +68,12 @@ class ServiceController(Controller):
                 self._write_status(service)
 
     @staticmethod
-    def _free_address(in_use: set[str | None]) -> str:
-        candidate = FIRST_LOAD_BALANCER_ADDRESS
-        while str(candidate) in in_use:
-            candidate += 1
+    def _free_address(in_use: set[str | None], ports: list[int]) -> str:
+        with _RESERVED_LOCK:
+            candidate = FIRST_LOAD_BALANCER_ADDRESS
+            while str(candidate) in in_use or str(candidate) in _RESERVED or not _ports_free(str(candidate), ports):
+                candidate += 1
+            _RESERVED.add(str(candidate))
         return str(candidate)
 
     def _write_status(self, service: dict[str, Any]) -> None:
@@ -148,3 +160,30 @@ class ServiceController(Controller):
                 except errors.StatusError as exc:
                     if exc.code != 404:
                         raise
+
+
+def next_load_balancer_address(ports: list[int]) -> str:
+    """Return the address the next LoadBalancer Service of this process will get, without reserving it.
+
+    Tests use it to issue a serving certificate for that address before the Service exists.
+    """
+    with _RESERVED_LOCK:
+        candidate = FIRST_LOAD_BALANCER_ADDRESS
+        while str(candidate) in _RESERVED or not _ports_free(str(candidate), ports):
+            candidate += 1
+    return str(candidate)
+
+
+def _ports_free(address: str, ports: list[int]) -> bool:
+    """Return False when another process already listens on one of ``ports`` at ``address``."""
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((address, port))
+            except OSError as error:
+                # Only a port in use counts: without root, binding port 443 fails with EACCES
+                # everywhere, and the federation API server then reports that itself.
+                if error.errno == errno.EADDRINUSE:
+                    return False
+    return True

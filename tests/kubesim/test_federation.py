@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import socket
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import requests
 import yaml
 
 from kubesim import ClusterSpec
+from kubesim.controllers.service import next_load_balancer_address
 from kubesim.pki import CertificateAuthority
 from kubesim_helpers import Kubectl, wait_for
 
@@ -29,7 +31,7 @@ def _free_port(address: str) -> int:
 
 
 def _deploy_apiserver(cluster, ca: CertificateAuthority, address: str, service_port: int,
-                      token: str = TOKEN) -> None:
+                      token: str = TOKEN, before_deployment=None) -> None:
     serving = ca.issue("federation-apiserver", ip_addresses=(address,), dns_names=("federation-apiserver",),
                        server=True)
     cluster.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
@@ -48,6 +50,8 @@ def _deploy_apiserver(cluster, ca: CertificateAuthority, address: str, service_p
         "spec": {"type": "LoadBalancer", "selector": labels,
                  "ports": [{"name": "https", "port": service_port, "targetPort": 443}]},
     })
+    if before_deployment is not None:
+        before_deployment()
     cluster.put_object({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "federation-apiserver", "namespace": NAMESPACE},
@@ -93,8 +97,9 @@ def federation(kubesim_clusters, tmp_path):
     sim = kubesim_clusters([ClusterSpec("host", load_balancer=True), ClusterSpec("member1", require_token=True),
                             ClusterSpec("member2")])
     ca = CertificateAuthority("federation-ca")
-    address = "127.0.0.2"
-    _deploy_apiserver(sim["host"], ca, address, _free_port(address))
+    port = _free_port("127.0.0.1")
+    address = next_load_balancer_address([port])
+    _deploy_apiserver(sim["host"], ca, address, port)
     server = _running_server(sim["host"])
     ca_file = tmp_path / "federation-ca.crt"
     ca_file.write_bytes(ca.cert_pem)
@@ -109,7 +114,8 @@ def _federation_get(server: dict, path: str, ca_file: Path, token: str = TOKEN) 
 def test_federation_apiserver_serves_on_load_balancer(federation):
     sim, server, ca_file = federation
 
-    assert server["address"] == "127.0.0.2"
+    assert ipaddress.ip_address(server["address"]) in ipaddress.ip_network("127.0.0.0/8")
+    assert server["address"] != "127.0.0.1"
     response = _federation_get(server, "/healthz", ca_file)
     assert response.status_code == 200
     assert response.text == "ok"
@@ -161,15 +167,21 @@ def test_federation_apiserver_stops_when_secret_deleted(federation):
 
 def test_federation_apiserver_bind_failure_recorded(kubesim_clusters):
     sim = kubesim_clusters([ClusterSpec("host", load_balancer=True)])
-    address = "127.0.0.2"
+    port = _free_port("127.0.0.1")
+    address = next_load_balancer_address([port])
     with socket.socket() as blocker:
-        blocker.bind((address, 0))
-        blocker.listen()
-        _deploy_apiserver(sim["host"], CertificateAuthority("federation-ca"), address, blocker.getsockname()[1])
+        def occupy() -> None:
+            # Taken once the Service has its address and before the Deployment exists, so the server's bind fails.
+            wait_for(lambda: (sim["host"].get_object("v1", "Service", "federation-apiserver", NAMESPACE)["status"]
+                              .get("loadBalancer", {}).get("ingress")), what="the load-balancer address")
+            blocker.bind((address, port))
+            blocker.listen()
+
+        _deploy_apiserver(sim["host"], CertificateAuthority("federation-ca"), address, port, before_deployment=occupy)
 
         failed = wait_for(lambda: next((s for s in sim["host"].federation_servers if s["error"]), None),
                            what="a recorded bind error")
-    assert "cannot listen on 127.0.0.2" in failed["error"]
+    assert f"cannot listen on {address}" in failed["error"]
     assert failed["running"] is False
 
 
