@@ -98,14 +98,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     wanted = selected_backends(config)
-    kept, deselected = [], []
+    selected, deselected = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("cluster_backend") if callspec else None
-        (deselected if backend is not None and backend not in wanted else kept).append(item)
+        (deselected if backend is not None and backend not in wanted else selected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = kept
+        items[:] = selected
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -3,10 +3,10 @@
 Selected with ``pytest -m kind`` or ``--backend=kind``. The three clusters
 are created once per test session, in parallel, through pytest-kind-ng's
 ``KindCluster``, and every test gets a fresh copy of their merged kubeconfig.
-After each test the clusters are put back to how they were created
-(namespaces, cluster roles and kube-system ConfigMaps added by the test are
-deleted, changed ConfigMaps and StorageClass defaults restored), and at the
-end of the session only clusters this run created are deleted.
+After each test, the backend deletes the namespaces, cluster roles and
+kube-system ConfigMaps the test added, and restores changed ConfigMaps and
+StorageClass defaults. At the end of the session it deletes only the
+clusters this run created.
 
 Nothing is downloaded: kind and kubectl come from ``--kind-bin`` /
 ``--kind-kubectl-bin``, the ``KIND`` / ``KUBECTL`` variables, or PATH, and the
@@ -109,7 +109,7 @@ def probe(config: pytest.Config, node_image: str) -> Probe:
     if not result.image_present:
         return result
 
-    # kind nodes are privileged containers; a throwaway one without network shows whether the engine allows them.
+    # kind nodes are privileged containers, so a throwaway one without network shows whether the engine allows them.
     try:
         started = _docker("run", "--rm", "--privileged", "--network", "none", "--entrypoint", "true", node_image, timeout=PRIVILEGED_TIMEOUT)
         result.privileged_error = None if started.returncode == 0 else (started.stderr or started.stdout)
@@ -138,7 +138,7 @@ class KindClusterView:
         return self.api.list(api_version, kind, namespace)
 
     def set_default_storage_class(self, enabled: bool) -> None:
-        """Mark kind's ``standard`` StorageClass as the default, or not; the reset after the test restores it."""
+        """Mark kind's ``standard`` StorageClass as the default, or not. The reset after the test restores it."""
         patch = {"metadata": {"annotations": {STORAGE_DEFAULT_ANNOTATION: "true" if enabled else "false"}}}
         self.api.request("PATCH", "/apis/storage.k8s.io/v1/storageclasses/standard", body=patch, content_type="application/merge-patch+json")
 
@@ -269,7 +269,7 @@ class KindRun:
         # The marker is written before kind runs, so a cluster that existed before this run never has one.
         kind_support.marker_path(self.state_dir, name).write_text(kind_support.marker_text(self.run_id, name))
         cluster = self.kind_clusters[role]
-        # NOTE: KindCluster.create has no timeout of its own; kind create cluster ends when kubeadm gives up.
+        # NOTE: KindCluster.create has no timeout of its own, so this relies on kind create cluster ending when kubeadm gives up.
         cluster.create(config_file=self.state_dir / f"{name}.kind.yaml")
         cluster.kubectl("wait", "--for=condition=Ready", "nodes", "--all", f"--timeout={NODES_READY_TIMEOUT}s", timeout=NODES_READY_TIMEOUT + 30)
 
@@ -278,8 +278,8 @@ class KindRun:
         from federation.core.registration.endpoint import KIND_API_PORT, docker_addresses
 
         documents = {role: yaml.safe_load(cluster.kubeconfig_path.read_text()) for role, cluster in self.kind_clusters.items()}
-        # member2's context is not named kind-<cluster>, so join would keep its loopback server,
-        # which the host's pods cannot reach; its container address works for both.
+        # member2's context is not named kind-<cluster>, so join would keep a loopback server that the
+        # host's pods cannot reach. Its container address works for the pods and for this (Linux) machine.
         member2_addresses = docker_addresses(f"{self.names['member2']}-control-plane")
         plans = [
             ContextPlan(documents["host"], kind_support.kind_context(self.names["host"])),
@@ -309,7 +309,7 @@ class KindRun:
         return failures
 
     def teardown(self, report: Any) -> None:
-        """Delete the clusters this run created, unless asked to keep them; never any other."""
+        """Delete the clusters this run created, unless asked to keep them. Other clusters are never deleted."""
         owned = [role for role, name in self.names.items() if role in self.kind_clusters and kind_support.is_owned(name, self.run_id, self.state_dir)]
         if self.keep:
             report(f"kind backend: keeping {', '.join(self.names[role] for role in owned)}; kubeconfig {self.kubeconfig}")
@@ -394,7 +394,7 @@ def _start(config: pytest.Config) -> KindRun:
     config.add_cleanup(lambda: run.teardown(report))
     try:
         run.start(report)
-    except Exception as error:  # any failure leaves the session without clusters; later tests fail with the same message
+    except Exception as error:  # any failure leaves the session without clusters, so later tests fail with the same message
         _session["error"] = f"kind backend: could not create the clusters: {error}"
         pytest.fail(_session["error"], pytrace=False)
     return run

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,9 +30,8 @@ MARKER_SUFFIX = ".owner"
 # of the host cluster reach without any rewrite (its container address).
 MEMBER2_CONTEXT = "admin@kind:member2/eu"
 
-# kind's own defaults are pod 10.244.0.0/16 and service 10.96.0.0/16; every
-# cluster of a run gets its own /16 from these ranges, so routes and Service
-# addresses of one cluster never shadow another's.
+# Every cluster of a run gets its own /16 from each range, so the pod routes
+# and Service addresses of one cluster never shadow another's.
 POD_RANGE = "10.240.0.0/12"
 SERVICE_RANGE = "10.96.0.0/12"
 SUBNET_PREFIX = 16
@@ -208,7 +207,6 @@ class Probe:
     docker_error: str | None = None  # `docker info` failed with this message
     image_present: bool | None = None
     privileged_error: str | None = None  # `docker run --privileged <node image> true` failed with this message
-    notes: list[str] = field(default_factory=list)
 
 
 def skip_reason(probe: Probe, node_image: str) -> str | None:

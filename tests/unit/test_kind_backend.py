@@ -326,3 +326,34 @@ def test_pinned_versions_file():
     assert versions["KIND_NODE_IMAGE"].startswith("kindest/node:v")
     assert "@sha256:" in versions["KIND_NODE_IMAGE"]
     assert len(versions["KIND_NODE_IMAGE"].split("@sha256:")[1]) == 64
+
+
+# -- reset between tests, against kubesim's API server ------------------------
+
+
+def test_baseline_restore_undoes_a_scenario(tmp_path):
+    from kubesim import ClusterSpec, SimulatedClusters
+    from tests.e2e.kind_backend import Baseline, KindClusterView
+
+    kubeconfig = tmp_path / "config"
+    with SimulatedClusters([ClusterSpec("member", context="kind-member")], kubeconfig):
+        view = KindClusterView(kubeconfig, "kind-member")
+        baseline = Baseline.record(view)
+        corefile = view.get_object("v1", "ConfigMap", "coredns", "kube-system")
+        view.api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "federation"}})
+        view.api.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "federation-test"}, "rules": []})
+        view.api.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-dns", "namespace": "kube-system"}, "data": {"federations": "f=f.example"}})
+        edited = dict(corefile)
+        edited["data"] = {"Corefile": corefile["data"]["Corefile"] + "\n# edited\n"}
+        view.api.replace(edited)
+        view.set_default_storage_class(False)
+        standard = view.get_object("storage.k8s.io/v1", "StorageClass", "standard")
+        assert standard["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "false"
+
+        baseline.restore(view)
+
+        assert view.get_object("v1", "Namespace", "federation") is None
+        assert view.get_object("rbac.authorization.k8s.io/v1", "ClusterRole", "federation-test") is None
+        assert view.get_object("v1", "ConfigMap", "kube-dns", "kube-system") is None
+        assert view.get_object("v1", "ConfigMap", "coredns", "kube-system")["data"] == corefile["data"]
+        assert Baseline.record(view) == baseline
