@@ -1,0 +1,30 @@
+"""Simulated clusters for the reliability tests.
+
+These tests inject faults and read the clusters' stores directly, which only
+kubesim allows, so they run on the simulated backend only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Clusters, _simulated
+
+
+@pytest.fixture
+def cluster_options() -> dict:
+    """Override in a test module to change the clusters: load_balancer, member_dns, require_token."""
+    return {}
+
+
+@pytest.fixture
+def clusters(tmp_path: Path, cluster_options: dict) -> Iterator[Clusters]:
+    yield from _simulated(
+        tmp_path,
+        load_balancer=cluster_options.get("load_balancer", True),
+        member_dns=cluster_options.get("member_dns", ("coredns", "kube-dns")),
+        require_token=cluster_options.get("require_token", True),
+    )
