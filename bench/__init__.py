@@ -1,0 +1,1 @@
+"""Benchmarks of the setup scripts on simulated clusters; run ``python bench/run.py``."""
