@@ -81,7 +81,7 @@ def registry(tmp_path_factory) -> Iterator[str]:
 
     program = shutil.which("docker-registry")
     if program is None:
-        unavailable(f"no registry answers at http://{address}/v2/ and docker-registry is not installed")
+        unavailable(f"no registry responds at http://{address}/v2/ and docker-registry is not installed")
 
     directory = tmp_path_factory.mktemp("registry")
     address = f"127.0.0.1:{_free_port()}"

@@ -77,6 +77,7 @@ def docker_config_for(repository: str, config: GcloudConfig) -> Iterator[Path]:
     that directory (mode 0600), which is deleted on exit. The user's own
     ``~/.docker/config.json`` is left alone.
     """
+    # NOTE: tests never run gcloud, so this login path is checked only by reading.
     host = repository.split("/", 1)[0]
     token = run(config.program or "gcloud", "auth", "print-access-token", timeout=TOKEN_TIMEOUT, hint="run gcloud auth login").strip()
     credentials = base64.b64encode(f"oauth2accesstoken:{token}".encode()).decode()

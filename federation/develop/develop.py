@@ -92,7 +92,9 @@ def _main(argv: list[str]) -> int:
 
 
 def build_binaries_steps(env: Environment, args: argparse.Namespace, status: Status) -> list[Step]:
-    """``make WHAT="cmd/kubectl cmd/hyperkube"`` in KUBE_ROOT, on the host."""
+    """Plan ``make WHAT="cmd/kubectl cmd/hyperkube"`` in KUBE_ROOT, on the host."""
+    # NOTE: the original built inside Kubernetes' kube-build container (output in
+    # _output/dockerized); this runs the host's make (output in _output/local).
     from federation.core.programs import run
 
     root = settings.kube_root(env)

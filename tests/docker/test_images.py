@@ -152,7 +152,7 @@ def test_push_kind_clusters(kube_root, registry, base_image, tmp_path):
     assert yaml.safe_load((tmp_path / "federation" / "values.yaml").read_text())["apiserverVersion"] == kube_root.tag
 
 
-def test_push_refused_names_registry(kube_root, registry, base_image, tmp_path):
+def test_push_rejected_names_registry(kube_root, registry, base_image, tmp_path):
     closed = closed_loopback_address()
     env = develop_env(kube_root, registry, base_image, tmp_path / "federation", KUBE_REGISTRY=f"{closed}/federation-test")
     image = f"{closed}/federation-test/hyperkube-amd64:{kube_root.tag}"
