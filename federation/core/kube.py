@@ -120,7 +120,8 @@ class Cluster:
                     retries=False,
                 )
             except TransportError as error:
-                delay = next(delays, None)
+                # A certificate that does not verify stays so on the next try.
+                delay = None if _is_certificate_error(error) else next(delays, None)
                 if delay is None:
                     raise Unreachable(
                         f"cannot reach the API server {self.server} of context {self.context!r}: {_transport_reason(error)}",
@@ -321,6 +322,10 @@ def _transport_reason(error: Exception) -> str:
                 return "TLS certificate verification failed (the server's certificate is not signed by the CA in the kubeconfig, or does not cover its address)"
             return marker.lower()
     return text
+
+
+def _is_certificate_error(error: Exception) -> bool:
+    return "CERTIFICATE_VERIFY_FAILED" in str(getattr(error, "reason", None) or error)
 
 
 def _is_transport_error(error: Exception) -> bool:

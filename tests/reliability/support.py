@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import re
 import threading
 import time
 from pathlib import Path
@@ -12,6 +13,11 @@ from typing import Any
 import yaml
 
 OWNER = "federation.k8s.io/federation-name"
+
+# Object, user and context names (federation-cluster, kind-member1) appear in
+# Secrets and in output alike. Generated tokens and passwords mix upper and
+# lower case, so they never match.
+NAME = re.compile(r"^[a-z0-9][a-z0-9.@:/_-]*$")
 
 # Metadata the API server or the controllers set, which differs between two
 # otherwise identical runs.
@@ -107,7 +113,7 @@ def secret_values(cluster) -> set[str]:
                 for line in decoded.splitlines():
                     for field in line.replace(",", " ").replace(":", " ").split():
                         values.add(field)
-    return {value for value in values if len(value) >= 16 and not value.startswith("-----")}
+    return {value for value in values if len(value) >= 16 and not value.startswith("-----") and not NAME.match(value)}
 
 
 def arm_after_requests(cluster, count: int, arm) -> threading.Thread:
