@@ -188,7 +188,7 @@ def subject_alternative_names(job: Job) -> list[str]:
 
 def read_credentials(job: Job) -> ServingCredentials | None:
     """Read the credentials of an earlier run from its Secrets, or None."""
-    secrets = {item["metadata"]["name"]: item for item in job.host.list("v1", "Secret", job.namespace, job.owner_selector())} if _namespace_exists(job) else {}
+    secrets = {item["metadata"]["name"]: item for item in _owned_secrets(job)}
     ca = _data(secrets.get(f"{job.apiserver}-ca"))
     serving = _data(secrets.get(f"{job.apiserver}-credentials"))
     tokens = _data(secrets.get(f"{job.apiserver}-tokens"))
@@ -203,8 +203,14 @@ def read_credentials(job: Job) -> ServingCredentials | None:
     )
 
 
-def _namespace_exists(job: Job) -> bool:
-    return job.host.get("v1", "Namespace", job.namespace) is not None
+def _owned_secrets(job: Job) -> list[dict]:
+    # One list request, no namespace lookup first: Kubernetes lists nothing in a missing namespace, and some servers answer 404.
+    try:
+        return job.host.list("v1", "Secret", job.namespace, job.owner_selector())
+    except ApiError as error:
+        if error.status == 404:
+            return []
+        raise
 
 
 def _data(secret: dict | None) -> dict[str, str]:
