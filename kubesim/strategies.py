@@ -11,6 +11,7 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from . import errors
+from .ports import reserve_node_port
 from .resources import ResourceType
 
 if TYPE_CHECKING:
@@ -227,11 +228,12 @@ def _allocate_node_ports(store: "Store", resource: ResourceType, obj: dict[str, 
             taken.add(previous)
             continue
 
-        for candidate in NODE_PORT_RANGE:
-            if candidate not in taken:
-                port["nodePort"] = candidate
-                taken.add(candidate)
-                break
+        candidate = reserve_node_port(NODE_PORT_RANGE, taken)
+        if candidate is None:
+            causes.append({"field": f"spec.ports[{index}].nodePort", "message": "the node port range 30000-32767 is exhausted"})
+            continue
+        port["nodePort"] = candidate
+        taken.add(candidate)
 
     if causes:
         raise errors.invalid("", "Service", name, causes)

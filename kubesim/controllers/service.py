@@ -6,13 +6,12 @@ strategies.py); this controller fills `status.loadBalancer` and Endpoints.
 
 from __future__ import annotations
 
-import errno
 import ipaddress
-import socket
 import threading
 from typing import Any
 
 from .. import errors
+from ..ports import ports_free
 from ..selectors import match_service_selector
 from .base import Controller
 from .deployment import pod_is_ready
@@ -71,7 +70,7 @@ class ServiceController(Controller):
     def _free_address(in_use: set[str | None], ports: list[int]) -> str:
         with _RESERVED_LOCK:
             candidate = FIRST_LOAD_BALANCER_ADDRESS
-            while str(candidate) in in_use or str(candidate) in _RESERVED or not _ports_free(str(candidate), ports):
+            while str(candidate) in in_use or str(candidate) in _RESERVED or not ports_free(str(candidate), ports):
                 candidate += 1
             _RESERVED.add(str(candidate))
         return str(candidate)
@@ -169,21 +168,6 @@ def next_load_balancer_address(ports: list[int]) -> str:
     """
     with _RESERVED_LOCK:
         candidate = FIRST_LOAD_BALANCER_ADDRESS
-        while str(candidate) in _RESERVED or not _ports_free(str(candidate), ports):
+        while str(candidate) in _RESERVED or not ports_free(str(candidate), ports):
             candidate += 1
     return str(candidate)
-
-
-def _ports_free(address: str, ports: list[int]) -> bool:
-    """Return False when another process already listens on one of ``ports`` at ``address``."""
-    for port in ports:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((address, port))
-            except OSError as error:
-                # Only a port in use counts: without root, binding port 443 fails with EACCES
-                # everywhere, and the federation API server then reports that itself.
-                if error.errno == errno.EADDRINUSE:
-                    return False
-    return True
