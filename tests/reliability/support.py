@@ -24,6 +24,11 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9.@:/_-]*$")
 VOLATILE_METADATA = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "annotations", "deletionTimestamp", "finalizers", "selfLink")
 
 
+# Kinds the cluster's controllers derive from what the scripts create, with
+# random names and addresses (pod IPs, ReplicaSet hashes).
+CONTROLLER_MADE = frozenset({"Endpoints", "Pod", "ReplicaSet", "Event"})
+
+
 def every_object(cluster) -> list[dict[str, Any]]:
     """Return every object a simulated cluster stores, whatever its kind."""
     found = []
@@ -60,7 +65,7 @@ def owned_state(cluster, federation_name: str) -> dict[str, Any]:
     state = {}
     for item in every_object(cluster):
         metadata = item["metadata"]
-        if (metadata.get("labels") or {}).get(OWNER) != federation_name:
+        if (metadata.get("labels") or {}).get(OWNER) != federation_name or item.get("kind") in CONTROLLER_MADE:
             continue
         body = copy.deepcopy(item)
         body.pop("status", None)
@@ -69,9 +74,13 @@ def owned_state(cluster, federation_name: str) -> dict[str, Any]:
         if body.get("kind") == "Secret":
             body["data"] = sorted(body.get("data") or {})
         if body.get("kind") == "Service":
-            # The cluster allocates these on create.
+            # The cluster allocates these on create (node ports too, for a LoadBalancer).
+            spec = body.get("spec", {})
             for key in ("clusterIP", "clusterIPs"):
-                body.get("spec", {}).pop(key, None)
+                spec.pop(key, None)
+            if spec.get("type") == "LoadBalancer":
+                for port in spec.get("ports") or []:
+                    port.pop("nodePort", None)
         if body.get("kind") == "PersistentVolumeClaim":
             body.get("spec", {}).pop("volumeName", None)
         state[f"{item.get('kind')}/{metadata.get('namespace', '')}/{metadata['name']}"] = body

@@ -1,9 +1,4 @@
-"""Inputs that look unusual but are valid: they must work, not be rejected.
-
-These run on their own clusters, apart from the bad-input table, because
-kubesim gives the first LoadBalancer of every simulation the same address
-(127.0.0.2:443), so two deployed federations cannot be alive at once.
-"""
+"""Inputs that look unusual but are valid: they must work, not be rejected."""
 
 from __future__ import annotations
 
