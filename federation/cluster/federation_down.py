@@ -28,13 +28,19 @@ def parse(argv: list[str]):
 
 def main_body(argv: list[str]) -> int:
     from federation.cluster.down_steps import DownJob
-    from federation.cluster.settings import load_common
-    from federation.core.runner import execute
+    from federation.cluster.settings import load_common, run_lock
 
     args = parse(argv)
     settings = load_common(Environment.load(), args.host_context, args.dry_run, args.output)
     status = Status(quiet=args.quiet or settings.output == "json")
     job = DownJob(settings, status)
+
+    with run_lock(settings):
+        return _remove(job, settings, status)
+
+
+def _remove(job, settings, status: Status) -> int:
+    from federation.core.runner import execute
 
     job.check_host()
     if not job.deployed():

@@ -28,7 +28,7 @@ def parse(argv: list[str]):
 
 
 def main_body(argv: list[str]) -> int:
-    from federation.cluster.settings import load_up
+    from federation.cluster.settings import load_up, run_lock
     from federation.cluster.up_steps import UpJob
     from federation.core.runner import execute
 
@@ -44,7 +44,8 @@ def main_body(argv: list[str]) -> int:
         status.line(f'Image: "{settings.image}"')
 
     job = UpJob(settings, status)
-    execute(job.steps(), status, dry_run=settings.dry_run, output=settings.output)
+    with run_lock(settings):
+        execute(job.steps(), status, dry_run=settings.dry_run, output=settings.output)
     return 0
 
 

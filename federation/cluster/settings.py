@@ -8,6 +8,7 @@ namespace, the federation name, the kubeconfig context and etcd storage.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 from federation.core import validation
 from federation.core.environment import Environment
 from federation.core.errors import InvalidInput
+from federation.core.files import exclusive_lock
 from federation.core.kubeconfig import Kubeconfig, kubeconfig_paths
 
 KUBE_ROOT = Path(__file__).resolve().parents[2]
@@ -126,6 +128,19 @@ def load_common(env: Environment, host_argument: str = "", dry_run: bool = False
         dry_run=dry_run or env.flag("FEDERATION_DRY_RUN"),
         output=output,
     )
+
+
+def run_lock(settings: Common) -> contextlib.AbstractContextManager:
+    """Lock the kubeconfig for a whole federation-up.sh or federation-down.sh run.
+
+    Two runs against the same kubeconfig would otherwise interleave their
+    objects and their credentials. The lock has its own side file, apart
+    from the one each kubeconfig edit takes, and is not taken by --dry-run,
+    which changes nothing.
+    """
+    if settings.dry_run:
+        return contextlib.nullcontext()
+    return exclusive_lock(Path(f"{settings.kubeconfig_path}.federation-up"), "the kubeconfig with federation-up.sh or federation-down.sh")
 
 
 def load_up(env: Environment, host_argument: str = "", dry_run: bool = False, output: str = "text") -> UpSettings:
