@@ -159,7 +159,7 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 @dataclass(frozen=True)
 class ServingCredentials:
-    """What a federation API server needs: a CA, its serving pair, a bearer token and a password."""
+    """Credentials of a federation API server: a CA, its serving pair, a bearer token and a password."""
 
     ca: KeyPair
     server: KeyPair

@@ -250,7 +250,12 @@ def controller_manager_kubeconfig(job: Job, credentials: ServingCredentials) -> 
 def create_credentials(job: Job) -> None:
     previous = read_credentials(job)
     job.credentials, reused = serving_credentials(previous, job.apiserver, subject_alternative_names(job))
-    job.status.line("   reusing the credentials of the earlier run" if reused else "   issued a new serving certificate" if previous else "   issued a new CA, serving certificate, token and password")
+    if reused:
+        job.status.line("   reusing the credentials of the earlier run")
+    elif previous:
+        job.status.line("   issued a new serving certificate")
+    else:
+        job.status.line("   issued a new CA, serving certificate, token and password")
     applying.apply_objects(job.host, credential_objects(job, job.credentials), job.status)
 
 
