@@ -1,7 +1,7 @@
 """Run one tool action in a fresh interpreter and write the time it took from the inside.
 
     python -m bench.child RESULT.json deploy ACTION [ARGS...]
-    python -m bench.child RESULT.json join HOST_CONTEXT FEDERATION_CONTEXT NAMESPACE CONCURRENCY MEMBER_CONTEXT...
+    python -m bench.child RESULT.json join HOST_CONTEXT FEDERATION_CONTEXT NAMESPACE CONCURRENCY READY_TIMEOUT MEMBER_CONTEXT...
 
 The clock starts before the first import of ``federation``, so the tool time
 includes the tool's own imports and leaves out the Python start-up.
@@ -33,14 +33,15 @@ def join(argv: list[str]) -> dict:
     from federation.core.registration import federation_settings, join_all, member_from_context, unjoin
     from federation.core.status import Status
 
-    host_context, federation_context, namespace, concurrency, *member_contexts = argv
+    host_context, federation_context, namespace, concurrency, ready_timeout, *member_contexts = argv
     config = Kubeconfig.load(kubeconfig_paths(os.environ))
     status = Status(quiet=True)
     federation = federation_settings(Cluster(config, host_context), Cluster(config, federation_context), namespace)
     members = [member_from_context(config, context) for context in member_contexts]
 
     started = time.perf_counter()
-    join_all(federation, members, status, concurrency=int(concurrency), timeout=60)
+    # A READY_TIMEOUT of 0 skips the wait for each Cluster to be Ready.
+    join_all(federation, members, status, concurrency=int(concurrency), timeout=float(ready_timeout))
     joined = time.perf_counter()
 
     # Unjoin so that the next run starts from the same state; timed for information only.

@@ -10,18 +10,24 @@ REQUEST_FACTOR = 1.2
 JOIN_SCALE_TARGET = 4.0
 STARTUP_TARGET = 0.3
 
-# Why a target is missed, shown only when it is. Each text was written from a profile of the run it explains.
+# Causes of missed targets, keyed by target and shown only for a missed one; each comes from profiling the runs it explains.
 GAP_CAUSES = {
     "baseline_ratio": (
-        "About 0.2 s of each run is the import of the `kubernetes` package (its `config` module alone pulls in "
-        "`requests`, `urllib3`, `oauthlib`, `google-auth` and the generated client), and another 0.05 s is "
-        "the Python start-up. On simulated clusters that answer in about 2 ms, these fixed costs are most "
-        "of the run, while the baseline pays one kubectl start (about 60 ms) per object. Against real "
-        "clusters the network round trips add the same time to both sides."
+        "About 0.2 s of each run is the import of the `kubernetes` package (measured with "
+        "`python -X importtime -c 'import kubernetes.config'`: its `config` module pulls in `requests`, "
+        "`urllib3`, `oauthlib` and the generated client), and about 0.05 to 0.1 s is the Python start-up. "
+        "The simulated API servers answer in a few milliseconds, so these fixed costs are most of the run, "
+        "while the baseline pays one kubectl start (about 60 ms) per object. Reaching 5× would need about "
+        "0.3 s per run, which leaves no room for the client import. Against real clusters the network "
+        "round trips add the same time to both sides."
     ),
     "join_scale": (
-        "Joins run at most 8 at a time, so 32 members take at least 4 rounds. On 2 cores the simulated "
-        "clusters, which share one event-loop thread, and the join threads compete for the same CPUs."
+        "kubesim's simulated controller manager probes every registered Cluster each time a Secret in the "
+        "federation namespace or a Cluster changes, with a new TLS context and handshake per probe, all on "
+        "the one event-loop thread that serves every simulated cluster. Each join writes a Secret and a "
+        "Cluster, so N concurrent joins cost about N² probes on that thread, and the 2 cores are shared with "
+        "the join threads. Skipping the Ready wait does not shorten the joins, because the probes run "
+        "whether or not the join waits for them. About 16 resource requests per join go through the same thread."
     ),
 }
 
@@ -174,7 +180,15 @@ def _up_down_section(up_down: dict[str, Any]) -> list[str]:
     requests = up_down["requests"]
     for verb in sorted({verb for part in requests.values() for verb in part}):
         lines.append(f"| {verb} | {_count(requests['up'].get(verb))} | {_count(requests['down'].get(verb))} |")
-    lines += ["", "| run | requests | objects written | watches | budget | met |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Request budget of each federation-up.sh run (for information: the target applies to deploy_federation).",
+        "Most of the extra requests are GETs of the member registration, which reads each object before",
+        "writing it so that a failed join deletes only what it created.",
+        "",
+        "| run | requests | objects written | watches | budget | met |",
+        "|---|---|---|---|---|---|",
+    ]
     for index, entry in enumerate(up_down["budget"], start=1):
         lines.append(f"| {index} | {entry['requests']} | {entry['objects_written']} | {entry['watches']} | {entry['budget']:.1f} | {'yes' if entry['met'] else 'no'} |")
     lines += ["", f"Starting the {up_down['clusters_started']} simulated clusters took {up_down['cluster_start_seconds']:.2f} s (not included above).", ""]
@@ -190,20 +204,32 @@ def _join_section(join: dict[str, Any]) -> list[str]:
         "one after each run so the next run starts from the same state. The host and all members run in",
         f"one simulation whose start ({join['clusters_started']} clusters, {join['cluster_start_seconds']:.2f} s) is not included.",
         "",
+        "The second table times the same joins with the Ready wait skipped (`timeout=0`); the simulated",
+        "controller manager still probes the members' health in the background.",
+        "",
         "| members | join median s | min s | max s | runs | ÷ 1 member | unjoin median s |",
         "|---|---|---|---|---|---|---|",
     ]
-    one = join["sizes"].get("1", {}).get("join_seconds", {}).get("median")
-    for size, entry in join["sizes"].items():
-        stat = entry["join_seconds"]
-        scale = f"{stat['median'] / one:.1f}" if one else ""
-        lines.append(f"| {size} | {_seconds(stat['median'])} | {_seconds(stat['min'])} | {_seconds(stat['max'])} | {stat['runs']} | {scale} | {_seconds(entry['unjoin_seconds']['median'])} |")
+    lines += _join_rows(join, "join_seconds", with_unjoin=True)
+    lines += ["", "| members | join without Ready wait, median s | min s | max s | runs | ÷ 1 member |", "|---|---|---|---|---|---|"]
+    lines += _join_rows(join, "join_without_ready_wait_seconds", with_unjoin=False)
     lines += ["", "API requests per run of join and unjoin together, by verb (median):", "", "| members | " + " | ".join(_verbs(join)) + " |", "|---|" + "---|" * len(_verbs(join))]
     for size, entry in join["sizes"].items():
         counts = entry["requests_join_and_unjoin"]
         lines.append(f"| {size} | " + " | ".join(f"{counts[verb]['median']:g}" if verb in counts else "0" for verb in _verbs(join)) + " |")
     lines.append("")
     return lines
+
+
+def _join_rows(join: dict[str, Any], key: str, with_unjoin: bool) -> list[str]:
+    rows = []
+    one = join["sizes"].get("1", {}).get(key, {}).get("median")
+    for size, entry in join["sizes"].items():
+        stat = entry[key]
+        scale = f"{stat['median'] / one:.1f}" if one else ""
+        unjoin = f" {_seconds(entry['unjoin_seconds']['median'])} |" if with_unjoin else ""
+        rows.append(f"| {size} | {_seconds(stat['median'])} | {_seconds(stat['min'])} | {_seconds(stat['max'])} | {stat['runs']} | {scale} |{unjoin}")
+    return rows
 
 
 def _verbs(join: dict[str, Any]) -> list[str]:

@@ -241,18 +241,21 @@ def join(runs: int, scratch: Path, sizes: tuple[int, ...] = (1, 8, 32), concurre
         for size in sizes:
             members = [f"bench-join-member-{number}" for number in range(1, size + 1)]
             clusters = [simulation["join-host"], *(simulation[f"join-member{number}"] for number in range(1, size + 1))]
-            seconds, unjoin_seconds, counted, budgets = [], [], [], []
+            seconds, unjoin_seconds, counted, without_wait = [], [], [], []
             for _ in range(runs):
-                before = object_versions(clusters)
                 clear_requests(clusters)
-                _, inside = run_child("join", ["bench-join-host", "federation-cluster", "federation", str(concurrency), *members], env, timeout=300)
+                _, inside = run_child("join", ["bench-join-host", "federation-cluster", "federation", str(concurrency), "60", *members], env, timeout=300)
                 seconds.append(inside["join_seconds"])
                 unjoin_seconds.append(inside["unjoin_seconds"])
                 # Requests of join and unjoin together: the counters cannot be read between the two inside the child.
                 counted.append(requests_by_verb(clusters))
+
+                _, inside = run_child("join", ["bench-join-host", "federation-cluster", "federation", str(concurrency), "0", *members], env, timeout=300)
+                without_wait.append(inside["join_seconds"])
             results[str(size)] = {
                 "members": size,
                 "join_seconds": summarize(seconds),
+                "join_without_ready_wait_seconds": summarize(without_wait),
                 "unjoin_seconds": summarize(unjoin_seconds),
                 "requests_join_and_unjoin": _request_summary(counted),
             }
