@@ -216,6 +216,9 @@ def _member_layout(shared: Path, directory: Path, member_contexts: list[str]) ->
 # -- join ------------------------------------------------------------------------
 
 
+NETWORK_LATENCY = 0.02  # seconds added to every simulated API request in the latency variant
+
+
 def join(runs: int, scratch: Path, sizes: tuple[int, ...] = (1, 8, 32), concurrency: int = 8) -> dict[str, Any]:
     """Time join_all for N members, N in ``sizes``, after deploy_federation; members are unjoined between runs.
 
@@ -241,7 +244,7 @@ def join(runs: int, scratch: Path, sizes: tuple[int, ...] = (1, 8, 32), concurre
         for size in sizes:
             members = [f"bench-join-member-{number}" for number in range(1, size + 1)]
             clusters = [simulation["join-host"], *(simulation[f"join-member{number}"] for number in range(1, size + 1))]
-            seconds, unjoin_seconds, counted, without_wait = [], [], [], []
+            seconds, unjoin_seconds, counted, without_wait, with_latency = [], [], [], [], []
             for _ in range(runs):
                 clear_requests(clusters)
                 _, inside = run_child("join", ["bench-join-host", "federation-cluster", "federation", str(concurrency), "60", *members], env, timeout=300)
@@ -252,17 +255,29 @@ def join(runs: int, scratch: Path, sizes: tuple[int, ...] = (1, 8, 32), concurre
 
                 _, inside = run_child("join", ["bench-join-host", "federation-cluster", "federation", str(concurrency), "0", *members], env, timeout=300)
                 without_wait.append(inside["join_seconds"])
+
+                # The same joins with every simulated API server answering NETWORK_LATENCY late, the
+                # round trip to a cluster in the same region, which joins overlap when they run at once.
+                for cluster in clusters:
+                    cluster.faults.latency(NETWORK_LATENCY)
+                try:
+                    _, inside = run_child("join", ["bench-join-host", "federation-cluster", "federation", str(concurrency), "60", *members], env, timeout=300)
+                    with_latency.append(inside["join_seconds"])
+                finally:
+                    for cluster in clusters:
+                        cluster.faults.clear()
             results[str(size)] = {
                 "members": size,
                 "join_seconds": summarize(seconds),
                 "join_without_ready_wait_seconds": summarize(without_wait),
+                "join_with_latency_seconds": summarize(with_latency),
                 "unjoin_seconds": summarize(unjoin_seconds),
                 "requests_join_and_unjoin": _request_summary(counted),
             }
     finally:
         stop_clusters(simulation)
 
-    return {"clusters_started": len(specs), "cluster_start_seconds": start_seconds, "concurrency": concurrency, "sizes": results}
+    return {"clusters_started": len(specs), "cluster_start_seconds": start_seconds, "concurrency": concurrency, "latency_seconds": NETWORK_LATENCY, "sizes": results}
 
 
 # -- start-up ---------------------------------------------------------------------
