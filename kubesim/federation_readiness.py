@@ -24,6 +24,7 @@ import yaml
 
 from . import errors
 from .store import Store, WatchEvent, now_rfc3339
+from .waiting import wait_event
 
 log = logging.getLogger("kubesim.federation")
 
@@ -210,10 +211,7 @@ class ClusterReadinessChecker:
 
     async def _run(self) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), CHECK_INTERVAL)
-            except asyncio.TimeoutError:
-                pass
+            await wait_event(self._wake, CHECK_INTERVAL)
             self._wake.clear()
             clusters, _ = self.store.list(self._resource)
 

@@ -23,6 +23,7 @@ from .faults import Faults
 from .resources import ResourceRegistry, ResourceType
 from .selectors import parse_field_selector, parse_label_selector
 from .store import Store, WatchEvent
+from .waiting import TIMED_OUT, get_item
 
 log = logging.getLogger("kubesim.server")
 
@@ -489,9 +490,8 @@ class ApiServer:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
-                try:
-                    event = await asyncio.wait_for(watcher.queue.get(), min(remaining, BOOKMARK_INTERVAL))
-                except asyncio.TimeoutError:
+                event = await get_item(watcher.queue, min(remaining, BOOKMARK_INTERVAL))
+                if event is TIMED_OUT:
                     if bookmarks:
                         await send("BOOKMARK", bookmark(max(last_version, self.store.resource_version)))
                     continue

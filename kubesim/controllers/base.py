@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..store import Store, WatchEvent
+from ..waiting import wait_event
 
 if TYPE_CHECKING:
     from ..cluster import SimulatedCluster
@@ -57,10 +58,7 @@ class Controller:
     async def _run(self) -> None:
         next_due: float | None = None
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=next_due)
-            except asyncio.TimeoutError:
-                pass
+            await wait_event(self._wake, next_due)
             self._wake.clear()
             try:
                 next_due = self.reconcile()
