@@ -44,6 +44,26 @@ def run_main(body: Callable[[list[str]], int | None], argv: list[str] | None = N
     configure_logging(verbose)
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
+        # The outer handlers catch a signal that arrives while an error is being reported,
+        # so a signal never ends the process with a traceback.
+        try:
+            return _run(body, argv, verbose)
+        except KeyboardInterrupt:
+            print("\ninterrupted: nothing half-written was left; run the same command again to finish", file=sys.stderr)
+            return int(ExitCode.INTERRUPTED)
+        except Terminated:
+            print("terminated: nothing half-written was left; run the same command again to finish", file=sys.stderr)
+            return int(ExitCode.TERMINATED)
+    except KeyboardInterrupt:
+        return int(ExitCode.INTERRUPTED)
+    except Terminated:
+        return int(ExitCode.TERMINATED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(body: Callable[[list[str]], int | None], argv: list[str], verbose: int) -> int:
+    try:
         return int(body(argv) or ExitCode.OK)
     except FederationError as error:
         if verbose:
@@ -54,14 +74,6 @@ def run_main(body: Callable[[list[str]], int | None], argv: list[str] | None = N
         if not verbose and error.exit_code == ExitCode.FAILED:
             print("(run with -v for details)", file=sys.stderr)
         return int(error.exit_code)
-    except KeyboardInterrupt:
-        print("\ninterrupted: nothing half-written was left; run the same command again to finish", file=sys.stderr)
-        return int(ExitCode.INTERRUPTED)
-    except Terminated:
-        print("terminated: nothing half-written was left; run the same command again to finish", file=sys.stderr)
-        return int(ExitCode.TERMINATED)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
