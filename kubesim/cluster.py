@@ -34,6 +34,9 @@ from .store import Store
 
 log = logging.getLogger("kubesim")
 
+SETTLE_QUIET = 0.05  # seconds without a store write that count as settled
+SETTLE_LIMIT = 2.0  # seconds start() waits for that at most
+
 ALL_CONTROLLERS = frozenset({
     "deployment", "service", "pvc", "namespace", "serviceaccount", "serviceaccount-token", "seed", "federation",
 })
@@ -160,7 +163,24 @@ class SimulatedCluster:
             controller.start()
         if "federation" in enabled:
             self.federation.start()
+        await self._settle()
         log.info("cluster %s listening on %s", self.name, self.url)
+
+    async def _settle(self) -> None:
+        """Wait until the controllers' first passes stop writing, so callers start from a stable store.
+
+        Default ServiceAccounts, Endpoints, CoreDNS pods and their events appear
+        in those passes. A test that snapshots the store right after start
+        would otherwise see them appear during the test.
+        """
+        deadline = self.loop.time() + SETTLE_LIMIT
+        version = self.store.resource_version
+        while self.loop.time() < deadline:
+            await asyncio.sleep(SETTLE_QUIET)
+            current = self.store.resource_version
+            if current == version:
+                return
+            version = current
 
     async def stop(self) -> None:
         await self.federation.stop()

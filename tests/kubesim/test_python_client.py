@@ -259,7 +259,8 @@ def test_dynamic_server_side_apply(api_client, host, namespace):
 
 def test_status_subresource(core, apps, namespace):
     apps.create_namespaced_deployment(namespace, deployment())
-    wait_for(lambda: (apps.read_namespaced_deployment_status("app", namespace).status.ready_replicas or 0) == 1,
+    # The status stays unset until the simulated deployment controller's first pass.
+    wait_for(lambda: (getattr(apps.read_namespaced_deployment_status("app", namespace).status, "ready_replicas", 0) or 0) == 1,
              what="the deployment to be ready")
 
     status = apps.read_namespaced_deployment_status("app", namespace).status
