@@ -34,6 +34,7 @@ NODE_PORTS = range(30000, 32768)
 # Keys deploy.sh fills in at deploy time; a user's values.yaml must not set them,
 # because that is how the original ended up storing the token in plain text.
 GENERATED_KEYS = ("apiserverToken", "apiserverKnownTokens")
+YAML_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 
 
 def defaults() -> dict[str, Any]:
@@ -54,7 +55,7 @@ def load_values(path: Path, provider: str) -> dict[str, str]:
             log.warning("%s: unknown keys %s are ignored", path, ", ".join(unknown))
         values.update({key: value for key, value in overrides.items() if key in values})
 
-    values = {key: "" if value is None else str(value) for key, value in values.items()}
+    values = {key: "" if value is None or value in YAML_NULLS else str(value) for key, value in values.items()}
     if not values["apiserverServiceType"]:
         values["apiserverServiceType"] = "NodePort" if provider in ("kind", "local", "vagrant") else "LoadBalancer"
     validate(values, path)
@@ -107,7 +108,9 @@ def _read_mapping(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as error:
         raise InvalidInput(f"cannot read {path}: {error}", hint="fix the file's permissions or content") from None
     try:
-        document = yaml.safe_load(text)
+        # Every value is a string: BaseLoader keeps `apiserverVersion: 1.10` as "1.10", where
+        # safe_load would turn it into the float 1.1 and deploy the wrong image tag.
+        document = yaml.load(text, Loader=yaml.BaseLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -109,8 +109,33 @@ def _is_default_class(storage_class: dict) -> bool:
     return "true" in (annotations.get("storageclass.kubernetes.io/is-default-class"), annotations.get("storageclass.beta.kubernetes.io/is-default-class"))
 
 
-def create_service(job: Job) -> None:
+# Namespaces that teardown never deletes, whatever labels they carry.
+PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+
+
+def ensure_namespace(job: Job) -> None:
+    """Create the namespace with the ownership labels, or use an existing one as it is.
+
+    Only a namespace deploy.sh created carries this federation's label, so
+    destroy_federation deletes exactly those and keeps a namespace the user
+    already had (only the labelled objects in it are deleted).
+    """
+    current = job.host.get("v1", "Namespace", job.namespace)
+    if current is not None and not _owned(current, job):
+        job.status.line(f"   using existing Namespace {job.namespace!r} as it is (destroy_federation keeps it)")
+        return
     applying.apply_objects(job.host, [chart.namespace(job.values)], job.status)
+
+
+def plan_namespace(job: Job) -> Change:
+    current = job.host.get("v1", "Namespace", job.namespace)
+    if current is not None and not _owned(current, job):
+        return Change("unchanged", describe(current), job.host.context, "existing namespace used as it is")
+    return applying.plan_apply(job.host, chart.namespace(job.values))
+
+
+def create_service(job: Job) -> None:
+    ensure_namespace(job)
     _, stored = job.host.apply(chart.service(job.values))
     job.status.line(f"   applied {describe(stored)} (type {stored['spec'].get('type')})")
     job.endpoint = service_endpoint(job, stored)
@@ -118,7 +143,7 @@ def create_service(job: Job) -> None:
 
 
 def plan_service(job: Job) -> list[Change]:
-    changes = [applying.plan_apply(job.host, chart.namespace(job.values)), applying.plan_apply(job.host, chart.service(job.values))]
+    changes = [plan_namespace(job), applying.plan_apply(job.host, chart.service(job.values))]
     current = job.host.get("v1", "Service", job.apiserver, job.namespace)
     if current:
         address = _known_endpoint(job, current)
@@ -306,8 +331,19 @@ def write_kubeconfig(job: Job) -> None:
 
 def plan_kubeconfig(job: Job) -> list[Change]:
     name = job.settings.federation_context
-    present = name in job.kubeconfig.entries("contexts")
-    return [Change("update" if present else "create", f"kubeconfig context, cluster and user {name!r} in {job.settings.kubeconfig_paths[0]}")]
+    target = f"kubeconfig context, cluster and user {name!r} in {job.settings.kubeconfig_paths[0]}"
+    if name not in job.kubeconfig.entries("contexts"):
+        return [Change("create", target)]
+
+    # Unchanged when the entry already points at the current address with the current CA and token.
+    previous = read_credentials(job)
+    if previous is not None and job.endpoint:
+        job.credentials = previous
+        cluster, users, context = kubeconfig_entries(job)
+        current = (job.kubeconfig.entries("clusters").get(name), job.kubeconfig.entries("users").get(name), job.kubeconfig.entries("contexts").get(name))
+        if current == (cluster, users[0], context):
+            return [Change("unchanged", target)]
+    return [Change("update", target)]
 
 
 # -- waiting ----------------------------------------------------------------
@@ -414,8 +450,10 @@ def destroy_steps(job: Job) -> list[Step]:
 
 
 def _owned(obj: dict | None, job: Job) -> bool:
-    labels = (obj or {}).get("metadata", {}).get("labels") or {}
-    return labels.get(applying.OWNER_LABEL) == job.federation_name
+    metadata = (obj or {}).get("metadata", {})
+    if obj and obj.get("kind") == "Namespace" and metadata.get("name") in PROTECTED_NAMESPACES:
+        return False
+    return (metadata.get("labels") or {}).get(applying.OWNER_LABEL) == job.federation_name
 
 
 def _owned_objects(job: Job) -> list[dict]:

@@ -40,8 +40,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("action", nargs="?", help="one of the actions below")
     parser.add_argument("--dry-run", action="store_true", help="print the ordered plan (create, update, unchanged, delete) and change nothing")
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text", help="format of the --dry-run plan")
-    parser.add_argument("--timeout", type=float, help="seconds each bounded wait may take (default: FEDERATION_WAIT_TIMEOUT or 300)")
-    parser.add_argument("--force", action="store_true", help="unjoin_clusters: go on when a member is unreachable")
+    parser.add_argument("--timeout", help="seconds each bounded wait may take (default: FEDERATION_WAIT_TIMEOUT or 300)")
+    parser.add_argument("--force", action="store_true", help="unjoin_clusters and destroy_federation: go on when a member is unreachable")
     add_common_flags(parser)
     return parser
 
@@ -58,7 +58,7 @@ def _main(argv: list[str]) -> int:
 
     env = Environment.load()
     if args.timeout is not None:
-        env = env.with_overrides(FEDERATION_WAIT_TIMEOUT=str(args.timeout))
+        env = env.with_overrides(FEDERATION_WAIT_TIMEOUT=args.timeout)
     status = Status(quiet=args.quiet)
     return HANDLERS[args.action](env, args, status)
 
@@ -90,6 +90,13 @@ def _with_job(action: Callable) -> Callable:
         values = chart.load_values(loaded.values_path, loaded.provider)
         config = Kubeconfig.load(loaded.kubeconfig_paths)
         host_context = config.resolve_context(loaded.host_context, "FEDERATION_HOST_CLUSTER_CONTEXT")
+        if host_context == loaded.federation_context:
+            raise InvalidInput.variable(
+                "FEDERATION_HOST_CLUSTER_CONTEXT" if loaded.host_context else "the current context",
+                host_context,
+                "is the federation API server's own context, not a host cluster",
+                "set FEDERATION_HOST_CLUSTER_CONTEXT to the context of the cluster that runs the control plane",
+            )
         job = Job(loaded, values, config, Cluster(config, host_context), status)
 
         with exclusive_lock(loaded.output_root / ".deploy", "FEDERATION_OUTPUT_ROOT"):
@@ -113,8 +120,9 @@ def _deploy_federation(job, args) -> int:
 @_with_job
 def _destroy_federation(job, args) -> int:
     from federation.deploy.control_plane import destroy_steps
+    from federation.deploy.members import unregister_step
 
-    execute(destroy_steps(job), job.status, args.dry_run, args.output)
+    execute([unregister_step(job, args.force), *destroy_steps(job)], job.status, args.dry_run, args.output)
     return 0
 
 

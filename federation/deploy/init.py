@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from federation.core.errors import FederationError
+from federation.core.errors import FederationError, InvalidInput
 from federation.core.files import atomic_write
 from federation.core.kube import Cluster
 from federation.core.kubeconfig import Kubeconfig
@@ -60,7 +60,11 @@ def run_init(settings: DeploySettings, status: Status, dry_run: bool = False) ->
             print(line)
         return []
 
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        # A dangling symlink or a path under a pseudo file system gets here despite check_writable.
+        raise InvalidInput.variable("FEDERATION_OUTPUT_ROOT", str(root), f"cannot be created: {error.strerror}", "point it at a directory you can create, or remove what is in the way") from None
     if not settings.values_path.exists():
         atomic_write(settings.values_path, values_file_text(), 0o644)
         status.line(f"wrote {settings.values_path}")

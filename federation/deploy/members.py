@@ -7,11 +7,11 @@ code as ``kubefed join`` and federation-up.sh.
 
 from __future__ import annotations
 
-from federation.core.errors import InvalidInput
+from federation.core.errors import FederationError, InvalidInput
 from federation.core.kube import Cluster
 from federation.core.kubeconfig import Kubeconfig
 from federation.core.registration import Federation, federation_settings, join_all, member_from_context, unjoin
-from federation.core.runner import Change, print_plan
+from federation.core.runner import Change, Step, print_plan
 from federation.deploy.control_plane import Job
 
 
@@ -55,3 +55,53 @@ def unjoin_members(job: Job, args) -> None:
 
 def _steps(results: dict[str, list[Change]], verb: str) -> list[tuple[str, list[Change]]]:
     return [(f"{verb} {name}", changes) for name, changes in results.items()]
+
+
+def unregister_step(job: Job, force: bool) -> Step:
+    """The step destroy_federation runs first: unjoin every registered member.
+
+    Without it, the members keep this federation's DNS entries (Corefile
+    block, kube-dns map) and ServiceAccounts after the control plane is gone,
+    and nothing can reach them through the federation any more.
+    """
+    return Step("register", "Unregistering the member clusters", lambda: unregister_all(job, force), lambda: plan_unregister_all(job))
+
+
+def _registered(job: Job) -> tuple[Federation | None, list[str]]:
+    """Return the federation and the names of its Clusters, or (None, []) when there is nothing to unregister."""
+    config = Kubeconfig.load(job.settings.kubeconfig_paths)
+    context = job.settings.federation_context
+    if context not in config.contexts() or job.host.get("v1", "Namespace", job.namespace) is None:
+        return None, []
+    api = Cluster(config, context)
+    try:
+        federation = federation_settings(job.host, api, job.namespace, name=job.federation_name)
+        clusters = api.list("federation/v1beta1", "Cluster")
+    except FederationError as error:
+        job.status.warn(f"cannot list the member clusters through context {context!r} ({error.message}); their DNS entries and credentials stay in the members")
+        return None, []
+    return federation, [item["metadata"]["name"] for item in clusters]
+
+
+def unregister_all(job: Job, force: bool) -> None:
+    federation, names = _registered(job)
+    if not names:
+        job.status.line("   no member clusters registered")
+        return
+    for name in names:
+        unjoin(federation, name, _member_for(job, name), job.status, force=force)
+
+
+def plan_unregister_all(job: Job) -> list[Change]:
+    federation, names = _registered(job)
+    changes: list[Change] = []
+    for name in names:
+        changes.extend(unjoin(federation, name, _member_for(job, name), job.status, dry_run=True))
+    return changes
+
+
+def _member_for(job: Job, name: str):
+    """The member behind Cluster ``name``: the context of that name when the kubeconfig has one."""
+    if name in job.kubeconfig.contexts():
+        return member_from_context(job.kubeconfig, name)
+    return None

@@ -86,7 +86,8 @@ def load(env: Environment) -> DeploySettings:
     except ValueError:
         timeout = -1.0
     if not 0 < timeout <= 86400:
-        raise InvalidInput.variable("FEDERATION_WAIT_TIMEOUT", raw_timeout, "is not a number of seconds between 1 and 86400", "set it to e.g. 300")
+        name = "--timeout" if env.source("FEDERATION_WAIT_TIMEOUT") == "command line" else "FEDERATION_WAIT_TIMEOUT"
+        raise InvalidInput.variable(name, raw_timeout, "is not a number of seconds between 1 and 86400", f"set {name} to e.g. 300")
 
     members = [item for item in re.split(r"[,\s]+", env.value("FEDERATION_CLUSTERS")) if item]
 

@@ -190,6 +190,7 @@ def test_dry_run_after_deploy_reports_unchanged(clusters, env):
     assert result.returncode == 0, result.explain()
     assert 'unchanged  Deployment "federation/federation-apiserver"' in result.stdout
     assert 'unchanged  Secret "federation/federation-apiserver-tokens"' in result.stdout
+    assert "unchanged  kubeconfig context, cluster and user 'federation-cluster'" in result.stdout
 
 
 def test_destroy_dry_run_keeps_everything(clusters, env):
@@ -236,3 +237,21 @@ def test_malformed_values_writes_nothing(clusters, env, output_root):
     assert "line" in result.stderr
     assert "Traceback" not in result.stderr
     assert clusters.cluster(clusters.host).get_object("v1", "Namespace", NAMESPACE) is None
+
+
+def test_timeout_flag_checked_like_variable(clusters, env, output_root):
+    output_root.mkdir()
+
+    result = run(DEPLOY, "deploy_federation", "--timeout", "abc", env=env)
+
+    assert result.returncode == 3, result.explain()
+    assert "--timeout='abc'" in result.stderr
+
+
+def test_federation_context_rejected_as_host(clusters, env):
+    deploy(env)
+
+    result = run(DEPLOY, "deploy_federation", env={**env, "FEDERATION_HOST_CLUSTER_CONTEXT": "federation-cluster"})
+
+    assert result.returncode == 3, result.explain()
+    assert "federation API server's own context" in result.stderr

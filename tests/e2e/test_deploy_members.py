@@ -64,3 +64,39 @@ def test_join_clusters_unknown_context_writes_nothing(clusters, env):
     assert result.returncode == 3, result.explain()
     assert "FEDERATION_CLUSTERS" in result.stderr
     assert registered(env) == {}
+
+
+def test_destroy_unregisters_members_first(clusters, env):
+    assert run(DEPLOY, "join_clusters", env=env).returncode == 0
+    member = clusters.cluster(clusters.members[0])
+    corefile_before_join = None
+    for item in member.objects("v1", "ConfigMap", "kube-system"):
+        if item["metadata"]["name"].startswith("coredns-federation-backup"):
+            corefile_before_join = item
+
+    result = run(DEPLOY, "destroy_federation", env=env)
+
+    assert result.returncode == 0, result.explain()
+    assert corefile_before_join is not None
+    corefile = member.get_object("v1", "ConfigMap", "coredns", "kube-system")["data"]["Corefile"]
+    assert "federation" not in corefile
+    for context in clusters.members:
+        owned = [item["metadata"]["name"] for kind in ("ConfigMap", "Secret", "ServiceAccount") for item in clusters.cluster(context).objects("v1", kind)
+                 if (item["metadata"].get("labels") or {}).get("federation.k8s.io/federation-name")]
+        assert owned == [], f"left in {context}"
+
+
+def test_destroy_keeps_existing_namespace(clusters, env, tmp_path):
+    host = clusters.cluster(clusters.host)
+    host.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}})
+    host.put_object({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "precious", "namespace": "team-a"}, "data": {"a": "b"}})
+    (tmp_path / "out" / "values.yaml").write_text('namespace: "team-a"\n')
+    deployed = run(DEPLOY, "deploy_federation", env=env)
+    assert deployed.returncode == 0, deployed.explain()
+
+    result = run(DEPLOY, "destroy_federation", env=env)
+
+    assert result.returncode == 0, result.explain()
+    assert host.get_object("v1", "Namespace", "team-a") is not None
+    assert host.get_object("v1", "ConfigMap", "precious", "team-a") is not None
+    assert host.get_object("apps/v1", "Deployment", "federation-apiserver", "team-a") is None

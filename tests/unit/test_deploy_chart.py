@@ -123,3 +123,12 @@ def test_second_lock_holder_is_refused(tmp_path):
                 pass
 
     assert "another run" in error.value.message
+
+
+@pytest.mark.parametrize("text,expected", [("apiserverVersion: 1.10\n", "1.10"), ("apiserverVersion: 0o17\n", "0o17"), ("apiserverVersion: v1.4\n", "v1.4")])
+def test_unquoted_versions_keep_their_text(tmp_path, text, expected):
+    assert load(tmp_path, text)["apiserverVersion"] == expected
+
+
+def test_null_value_means_default_empty(tmp_path):
+    assert load(tmp_path, "etcdStorageClass: null\n")["etcdStorageClass"] == ""
