@@ -84,7 +84,10 @@ def run_init(settings: DeploySettings, status: Status, dry_run: bool = False) ->
 
 def values_file_text() -> str:
     """Return the chart defaults with their comments, under a header."""
-    return VALUES_HEADER + chart.DEFAULTS_PATH.read_text(encoding="utf-8")
+    defaults = chart.DEFAULTS_PATH.read_text(encoding="utf-8")
+    # The defaults file opens with a paragraph about itself, which would be wrong in the user's copy.
+    body = defaults.split("\n\n", 1)[1] if defaults.startswith("#") and "\n\n" in defaults else defaults
+    return VALUES_HEADER + body
 
 
 def prerequisites(settings: DeploySettings) -> list[str]:
