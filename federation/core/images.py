@@ -137,17 +137,22 @@ class ContainerEngine:
             return False
         return True
 
-    def push(self, image: str, auth_dir: Path | None = None) -> None:
-        """Push ``image``; a rejected push names the registry, the image and the likely fix."""
+    def push(self, image: str, auth_dir: Path | None = None, *, registry_variable: str) -> None:
+        """Push ``image``; a rejected push names the registry, the image and the likely fix.
+
+        ``registry_variable`` is the variable that sets the registry in the calling script,
+        so the fix names the setting the user can change.
+        """
         try:
             self._run(self.push_argv(image, auth_dir), PUSH_TIMEOUT)
         except CommandFailed as error:
             registry = registry_host(image)
+            fix = push_fix(error.stderr, registry, self.program, registry_variable)
             raise CommandFailed(
                 f"{self.program} push {image}",
                 error.returncode,
                 error.stderr,
-                hint=f"registry {registry} did not accept {image}: {push_fix(error.stderr, registry, self.program)}",
+                hint=f"registry {registry} did not accept {image}: {fix}",
             ) from None
 
     def pull(self, image: str) -> None:
@@ -201,13 +206,13 @@ def registry_host(image: str) -> str:
     return "docker.io"
 
 
-def push_fix(stderr: str, registry: str, program: str) -> str:
+def push_fix(stderr: str, registry: str, program: str, registry_variable: str) -> str:
     """Return what to do about a failed push, from the engine's error text."""
     text = stderr.lower()
     if "server gave http response to https client" in text:
         return f"the registry speaks plain HTTP; add {registry} to insecure-registries in the {program} daemon configuration, or use 127.0.0.1 or localhost"
     if "connection refused" in text or "no such host" in text or "i/o timeout" in text:
-        return f"nothing answered at {registry}; start the registry or set KUBE_REGISTRY to one that runs"
+        return f"nothing answered at {registry}; start the registry or set {registry_variable} to one that runs"
     if "denied" in text or "unauthorized" in text or "authentication required" in text:
         return f"log in first ({program} login {registry}) with an account that may write there"
     return "see the error above"

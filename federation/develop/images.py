@@ -129,7 +129,7 @@ def push_steps(job: PushJob, status: Status) -> list[Step]:
         status.line(f"Pushing hyperkube image {job.image} to the registry")
         login = docker_config_for(job.registry, job.gcloud) if job.uses_gcloud else contextlib.nullcontext(None)
         with login as auth_dir:
-            job.engine.push(job.image, auth_dir)
+            job.engine.push(job.image, auth_dir, registry_variable="KUBE_REGISTRY")
 
     def load_into_kind() -> None:
         for cluster in job.kind_clusters:

@@ -106,7 +106,7 @@ def push_images_steps(job: PushImagesJob, status: Status) -> list[Step]:
             status.line(" -> GCR repository detected. Using gcloud")
         login = docker_config_for(job.repo_base, job.gcloud) if job.uses_gcloud else contextlib.nullcontext(None)
         with login as auth_dir:
-            job.engine.push(job.image, auth_dir)
+            job.engine.push(job.image, auth_dir, registry_variable="FEDERATION_PUSH_REPO_BASE")
 
     def write_tag() -> None:
         job.tag_file.parent.mkdir(parents=True, exist_ok=True)

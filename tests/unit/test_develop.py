@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from federation.core.environment import Environment
-from federation.core.errors import InvalidInput
+from federation.core.errors import CommandFailed, InvalidInput
 from federation.core.gcloud import gcr_repository, is_gcr, load_config
 from federation.core.images import ContainerEngine, ImageFile, push_fix, registry_host, write_build_context
 from federation.develop import settings
@@ -203,9 +203,46 @@ def test_registry_host():
 
 
 def test_push_fix_from_error_text():
-    assert "insecure-registries" in push_fix("http: server gave HTTP response to HTTPS client", "r:5000", "docker")
-    assert "start the registry" in push_fix("dial tcp 127.0.0.1:5001: connect: connection refused", "127.0.0.1:5001", "docker")
-    assert "docker login r" in push_fix("denied: requested access to the resource is denied", "r", "docker")
+    assert "insecure-registries" in push_fix("http: server gave HTTP response to HTTPS client", "r:5000", "docker", "KUBE_REGISTRY")
+    assert "start the registry" in push_fix("dial tcp 127.0.0.1:5001: connect: connection refused", "127.0.0.1:5001", "docker", "KUBE_REGISTRY")
+    assert "docker login r" in push_fix("denied: requested access to the resource is denied", "r", "docker", "KUBE_REGISTRY")
+
+
+class CommandRecorder:
+    """Replaces ``federation.core.images.run``: records each command and fails the ones ``failing`` selects."""
+
+    def __init__(self, failing=lambda argv: False, stderr: str = "failed") -> None:
+        self.commands: list[list[str]] = []
+        self.failing = failing
+        self.stderr = stderr
+
+    def __call__(self, *argv: str, **options) -> str:
+        self.commands.append(list(argv))
+        if self.failing(list(argv)):
+            raise CommandFailed(" ".join(argv), 1, self.stderr)
+        return ""
+
+
+@pytest.fixture
+def record_commands(monkeypatch):
+    """Return a function that installs a ``CommandRecorder`` in place of the real docker or podman."""
+
+    def install(**options) -> CommandRecorder:
+        recorder = CommandRecorder(**options)
+        monkeypatch.setattr("federation.core.images.run", recorder)
+        return recorder
+
+    return install
+
+
+@pytest.mark.parametrize("variable", ["KUBE_REGISTRY", "FEDERATION_PUSH_REPO_BASE"])
+def test_push_refused_hint_names_variable(record_commands, variable):
+    record_commands(failing=lambda argv: argv[1] == "push", stderr="dial tcp 127.0.0.1:5001: connect: connection refused")
+
+    with pytest.raises(CommandFailed) as raised:
+        ContainerEngine("docker").push("127.0.0.1:5001/f/hyperkube:v1", registry_variable=variable)
+
+    assert raised.value.hint.endswith(f"start the registry or set {variable} to one that runs")
 
 
 def test_kind_cluster_names():
