@@ -114,20 +114,41 @@ class ContainerEngine:
             ) from None
 
     def build(self, image: str, base_image: str, files: Sequence[ImageFile], network: str = "none", pull: bool = False) -> None:
-        """Build ``image`` from ``base_image`` plus ``files``, in a generated context that is removed afterwards."""
+        """Build ``image`` from ``base_image`` plus ``files``, in a generated context that is removed afterwards.
+
+        Without ``pull`` the base image must already be stored locally (see ``require_local_image``).
+        """
+        if not pull:
+            self.require_local_image(base_image)
+
         with tempfile.TemporaryDirectory(prefix="federation-image-") as directory:
             context = Path(directory)
             write_build_context(context, base_image, files)
             try:
                 self._run(self.build_argv(image, context, network, pull), BUILD_TIMEOUT)
             except CommandFailed as error:
+                pull_hint = f"; --pull needs {base_image} to be reachable in its registry" if pull else ""
                 raise CommandFailed(
                     f"{self.program} build --tag {image}",
                     error.returncode,
                     error.stderr,
-                    hint=f"check that the base image {base_image} exists locally ({self.program} image ls) or can be pulled, "
-                    f"or set BASEIMAGE to an image that does",
+                    hint=f"see the {self.program} output above{pull_hint}",
                 ) from None
+
+    def require_local_image(self, base_image: str) -> None:
+        """Raise ``PreflightFailed`` unless the engine stores ``base_image`` (``scratch`` needs no image).
+
+        A missing ``FROM`` image makes the daemon pull it, from Docker Hub when the
+        name has no registry host. ``--network=none`` does not prevent that pull,
+        because ``docker build --network`` sets the network of ``RUN`` instructions only.
+        """
+        if base_image == "scratch" or self.exists(base_image):
+            return
+        raise PreflightFailed(
+            f"BASEIMAGE={base_image!r} not found among the local images of {self.program} at {self.daemon_address}, "
+            "and the build does not download base images",
+            hint=f"run '{self.program} pull {base_image}' or add --pull to download it, or set BASEIMAGE to an image that '{self.program} image ls' lists",
+        )
 
     def exists(self, image: str) -> bool:
         """Return whether the engine stores an image named ``image``."""

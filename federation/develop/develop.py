@@ -46,7 +46,7 @@ def build_parser() -> ArgumentParser:
         epilog=(
             f"actions:\n{listing}\n  (deploy.sh actions, forwarded with FEDERATION_OUTPUT_ROOT set: {forwarded})\n\n"
             "exit codes: 0 ok, 1 failed (build, push or engine error), 2 usage, 3 invalid input, "
-            "4 preflight failed (container engine down, program missing), 5 timed out, 130 interrupted"
+            "4 preflight failed (container engine down, program missing, BASEIMAGE not stored locally), 5 timed out, 130 interrupted"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -56,7 +56,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--targets", help="build_binaries: the make WHAT targets (default: KUBE_BUILD_TARGETS or \"cmd/kubectl cmd/hyperkube\")")
     parser.add_argument("--build-timeout", type=float, default=BUILD_TIMEOUT_DEFAULT, help="seconds make may run (default: %(default)g)")
     parser.add_argument("--network", default="none", help="build_image: the network of the image build (default: none, the build needs no network)")
-    parser.add_argument("--pull", action="store_true", help="build_image: pull a newer BASEIMAGE before building")
+    parser.add_argument("--pull", action="store_true", help="build_image: pull BASEIMAGE (or a newer one) before building (default: BASEIMAGE must be stored locally)")
     parser.add_argument("--kind-cluster", action="append", default=[], metavar="NAME", help="push: load the image into this kind cluster instead of pushing (repeatable; default: KIND_CLUSTERS)")
     add_common_flags(parser)
     return parser

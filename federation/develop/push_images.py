@@ -12,7 +12,7 @@ at ``/usr/local/bin/hyperkube`` (and linked at ``/hyperkube``), pushed to
 | FEDERATION_IMAGE_TAG_FILE | federation/manifests/federated-image.tag in this checkout | where the tag is written |
 | KUBE_ROOT | required | tree with the built binary |
 | KUBE_BUILD_STAGE, KUBE_PLATFORM, KUBE_ARCH | release-stage, linux, amd64 | which built binary is used |
-| BASEIMAGE | debian:jessie | base of the image |
+| BASEIMAGE | debian:jessie | base of the image; must be stored locally unless --pull is given |
 | CONTAINER_ENGINE | docker | docker or podman |
 
 ``FEDERATION=true``, which the release docs set for ``make quick-release``,
@@ -54,6 +54,7 @@ class PushImagesJob:
     tag_file: Path
     gcloud: GcloudConfig
     network: str
+    pull: bool
     keep_local_tag: bool
 
     @classmethod
@@ -84,6 +85,7 @@ class PushImagesJob:
             tag_file=tag_file,
             gcloud=load_config(env),
             network=args.network,
+            pull=args.pull,
             keep_local_tag=args.keep_local_image,
         )
 
@@ -98,7 +100,7 @@ def push_images_steps(job: PushImagesJob, status: Status) -> list[Step]:
 
     def build() -> None:
         status.line(f"Building docker image {job.image} from the binary {job.binary}")
-        job.engine.build(job.image, job.base_image, files, network=job.network)
+        job.engine.build(job.image, job.base_image, files, network=job.network, pull=job.pull)
 
     def push() -> None:
         status.line(f"Pushing {job.image}")
@@ -121,7 +123,7 @@ def push_images_steps(job: PushImagesJob, status: Status) -> list[Step]:
             return
         status.line(f"Removed the local tag {job.image}; the pushed image stays in the registry")
 
-    build_argv = job.engine.build_argv(job.image, Path("<temporary context>"), job.network)
+    build_argv = job.engine.build_argv(job.image, Path("<temporary context>"), job.network, job.pull)
     push_argv = job.engine.push_argv(job.image, Path("<temporary config>") if job.uses_gcloud else None)
     return [
         Step("image", f"build {job.image}", run=build, plan=lambda: [Change("run", shlex.join(build_argv), note=f"FROM {job.base_image}, /usr/local/bin/hyperkube from {job.binary}")]),
@@ -141,11 +143,12 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="push-federation-images.sh",
         description="Build ${FEDERATION_PUSH_REPO_BASE}/hyperkube:<tag> from the built hyperkube binary, push it, and write federation/manifests/federated-image.tag.",
-        epilog="exit codes: 0 ok, 1 failed (build or push), 2 usage, 3 invalid input, 4 preflight failed (container engine down), 5 timed out, 130 interrupted",
+        epilog="exit codes: 0 ok, 1 failed (build or push), 2 usage, 3 invalid input, 4 preflight failed (container engine down, BASEIMAGE not stored locally), 5 timed out, 130 interrupted",
     )
     parser.add_argument("--dry-run", action="store_true", help="print the commands it would run and the files it would write, and change nothing")
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text", help="format of the --dry-run plan")
     parser.add_argument("--network", default="none", help="network of the image build (default: none)")
+    parser.add_argument("--pull", action="store_true", help="pull BASEIMAGE before building (default: BASEIMAGE must be stored locally)")
     parser.add_argument("--keep-local-image", action="store_true", help="keep the local tag after the push (default: remove it, as the original did)")
     add_common_flags(parser)
     return parser

@@ -10,7 +10,7 @@
 | KUBE_REGISTRY | gcr.io/<project> on gce/gke, else localhost:5000/<project> | registry of hyperkube-<arch> |
 | KUBE_VERSION | derived from KUBE_ROOT's git state | image tag |
 | KUBE_PLATFORM, KUBE_ARCH | linux, amd64 | which built binary goes into the image |
-| BASEIMAGE | ubuntu:16.04 (develop.sh), debian:jessie (push-federation-images.sh) | base of the image |
+| BASEIMAGE | ubuntu:16.04 (develop.sh), debian:jessie (push-federation-images.sh) | base of the image; must be stored locally unless --pull is given |
 | CONTAINER_ENGINE | docker | docker or podman |
 | KIND_CLUSTERS | empty | push loads the image into these kind clusters instead of a registry |
 """

@@ -180,14 +180,51 @@ def test_engine_down_names_socket(kube_root, registry, base_image, tmp_path):
     assert not (tmp_path / "federation" / "versions").exists()
 
 
+def push_images_env(kube_root, repo_base: str, base_image: str, tag_file: Path) -> dict[str, str]:
+    return {
+        "KUBE_ROOT": str(kube_root.path),
+        "FEDERATION": "true",
+        "FEDERATION_PUSH_REPO_BASE": repo_base,
+        "FEDERATION_IMAGE_TAG_FILE": str(tag_file),
+        "KUBERNETES_PROVIDER": "kind",
+        "BASEIMAGE": base_image,
+        "BUILD_STAMP": kube_root.stamp,
+    }
+
+
+# The missing base images below name a registry on a closed loopback port, so
+# even if the scripts reached docker build, its pull attempt would stay on this machine.
+
+
 def test_missing_base_image_fails_clearly(kube_root, registry, docker_engine, tmp_path):
-    # A registry on a closed loopback port, so the engine's pull attempt stays on this machine.
     missing_base = f"{closed_loopback_address()}/no-such-base:none"
     env = develop_env(kube_root, registry, missing_base, tmp_path / "federation")
     assert run(DEVELOP, "build_binaries", env=env).returncode == 0
 
     failed = run(DEVELOP, "build_image", env=env)
 
-    assert failed.returncode == 1, failed.explain()
-    assert missing_base in failed.stderr
+    assert failed.returncode == 4, failed.explain()
+    assert f"BASEIMAGE='{missing_base}' not found among the local images of docker" in failed.stderr
+    assert f"docker pull {missing_base}" in failed.stderr
+    assert "--pull" in failed.stderr
+    assert "docker build" not in failed.stderr
     assert not (tmp_path / "federation" / "versions").exists()
+
+
+def test_push_images_missing_base_image(kube_root, registry, docker_engine, tmp_path):
+    missing_base = f"{closed_loopback_address()}/no-such-base:none"
+    tag_file = tmp_path / "manifests" / "federated-image.tag"
+    env = push_images_env(kube_root, f"{registry}/federation-push", missing_base, tag_file)
+    image = f"{registry}/federation-push/hyperkube:{kube_root.tag}"
+    assert run(DEVELOP, "build_binaries", env=env).returncode == 0
+
+    failed = run(PUSH_IMAGES, env=env)
+    built = docker("image", "inspect", image)
+    remove_image(image)
+
+    assert failed.returncode == 4, failed.explain()
+    assert f"BASEIMAGE='{missing_base}' not found among the local images of docker" in failed.stderr
+    assert f"docker pull {missing_base}" in failed.stderr
+    assert "--pull" in failed.stderr
+    assert built.returncode != 0, f"{image} was built"
+    assert not tag_file.exists()

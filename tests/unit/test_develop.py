@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from federation.core.environment import Environment
-from federation.core.errors import CommandFailed, InvalidInput
+from federation.core.errors import CommandFailed, InvalidInput, PreflightFailed
 from federation.core.gcloud import gcr_repository, is_gcr, load_config
 from federation.core.images import ContainerEngine, ImageFile, push_fix, registry_host, write_build_context
 from federation.develop import settings
@@ -233,6 +233,45 @@ def record_commands(monkeypatch):
         return recorder
 
     return install
+
+
+def test_build_missing_base_stops_before_build(record_commands, tmp_path):
+    recorder = record_commands(failing=lambda argv: argv[1:3] == ["image", "inspect"])
+    binary = tmp_path / "hyperkube"
+    binary.write_text("binary")
+
+    with pytest.raises(PreflightFailed) as raised:
+        ContainerEngine("docker").build("r/i:t", "debian:jessie", [ImageFile(binary, "/hyperkube")])
+
+    assert recorder.commands == [["docker", "image", "inspect", "--format", "{{.Id}}", "debian:jessie"]]
+    assert raised.value.exit_code == 4
+    assert "BASEIMAGE='debian:jessie' not found among the local images of docker" in raised.value.message
+    assert "docker pull debian:jessie" in raised.value.hint
+    assert "--pull" in raised.value.hint
+
+
+def test_build_inspects_base_before_build(record_commands, tmp_path):
+    recorder = record_commands()
+    binary = tmp_path / "hyperkube"
+    binary.write_text("binary")
+
+    ContainerEngine("podman").build("r/i:t", "local/base:1", [ImageFile(binary, "/hyperkube")])
+
+    assert [argv[:3] for argv in recorder.commands] == [["podman", "image", "inspect"], ["podman", "build", "--network=none"]]
+    assert recorder.commands[0][-1] == "local/base:1"
+
+
+@pytest.mark.parametrize("base, pull", [("debian:jessie", True), ("scratch", False)])
+def test_build_skips_base_check(record_commands, tmp_path, base, pull):
+    recorder = record_commands(failing=lambda argv: argv[1:3] == ["image", "inspect"])
+    binary = tmp_path / "hyperkube"
+    binary.write_text("binary")
+
+    ContainerEngine("docker").build("r/i:t", base, [ImageFile(binary, "/hyperkube")], pull=pull)
+
+    assert len(recorder.commands) == 1
+    assert recorder.commands[0][:2] == ["docker", "build"]
+    assert ("--pull" in recorder.commands[0]) == pull
 
 
 @pytest.mark.parametrize("variable", ["KUBE_REGISTRY", "FEDERATION_PUSH_REPO_BASE"])
