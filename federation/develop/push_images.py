@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,7 +96,11 @@ class PushImagesJob:
 
 
 def push_images_steps(job: PushImagesJob, status: Status) -> list[Step]:
-    """Build, push, write the tag file, then remove the local tag the build created."""
+    """Build, push, write the tag file, then remove the local tag the build created.
+
+    The local tag is also removed when the push or the tag file fails, unless
+    ``--keep-local-image`` is given.
+    """
     files = [ImageFile(job.binary, "/usr/local/bin/hyperkube", links=("/hyperkube",))]
 
     def build() -> None:
@@ -115,24 +120,37 @@ def push_images_steps(job: PushImagesJob, status: Status) -> list[Step]:
         atomic_write(job.tag_file, f"{job.tag}\n", mode=0o644)
         status.line(f"Wrote {job.tag} to {job.tag_file}")
 
-    def untag() -> None:
+    def untag(outcome: str) -> None:
         try:
             job.engine.untag(job.image)
         except CommandFailed as error:
             status.warn(f"could not remove the local tag {job.image}: {error.message}")
             return
-        status.line(f"Removed the local tag {job.image}; the pushed image stays in the registry")
+        status.line(f"Removed the local tag {job.image} {outcome}")
+
+    def untag_on_failure(action: Callable[[], None], name: str) -> Callable[[], None]:
+        """Wrap a step that runs after the build, so its failure, Ctrl-C or SIGTERM also removes the local tag."""
+
+        def guarded() -> None:
+            try:
+                action()
+            except BaseException:
+                if not job.keep_local_tag:
+                    untag(f"because {name} failed")
+                raise
+
+        return guarded
 
     build_argv = job.engine.build_argv(job.image, Path("<temporary context>"), job.network, job.pull)
     push_argv = job.engine.push_argv(job.image, Path("<temporary config>") if job.uses_gcloud else None)
     return [
         Step("image", f"build {job.image}", run=build, plan=lambda: [Change("run", shlex.join(build_argv), note=f"FROM {job.base_image}, /usr/local/bin/hyperkube from {job.binary}")]),
-        Step("push", f"push {job.image}", run=push, plan=lambda: [Change("run", shlex.join(push_argv))]),
-        Step("tag-file", f"write {job.tag_file}", run=write_tag, plan=lambda: [Change("write", str(job.tag_file), note=job.tag)]),
+        Step("push", f"push {job.image}", run=untag_on_failure(push, "the push"), plan=lambda: [Change("run", shlex.join(push_argv))]),
+        Step("tag-file", f"write {job.tag_file}", run=untag_on_failure(write_tag, f"writing {job.tag_file}"), plan=lambda: [Change("write", str(job.tag_file), note=job.tag)]),
         Step(
             "untag",
             f"remove the local tag {job.image}",
-            run=untag,
+            run=lambda: untag("after the push; the pushed image stays in the registry"),
             plan=lambda: [Change("run", shlex.join(job.engine.untag_argv(job.image)), note="the pushed image stays in the registry")],
             enabled=not job.keep_local_tag,
         ),
@@ -149,7 +167,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text", help="format of the --dry-run plan")
     parser.add_argument("--network", default="none", help="network of the image build (default: none)")
     parser.add_argument("--pull", action="store_true", help="pull BASEIMAGE before building (default: BASEIMAGE must be stored locally)")
-    parser.add_argument("--keep-local-image", action="store_true", help="keep the local tag after the push (default: remove it, as the original did)")
+    parser.add_argument("--keep-local-image", action="store_true", help="keep the local tag after the push or a failure (default: remove it, as the original did after a push)")
     add_common_flags(parser)
     return parser
 

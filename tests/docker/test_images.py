@@ -192,6 +192,26 @@ def push_images_env(kube_root, repo_base: str, base_image: str, tag_file: Path) 
     }
 
 
+def test_push_images_rejected_removes_tag(kube_root, registry, base_image, tmp_path):
+    closed = closed_loopback_address()
+    tag_file = tmp_path / "manifests" / "federated-image.tag"
+    env = push_images_env(kube_root, f"{closed}/federation-push", base_image, tag_file)
+    image = f"{closed}/federation-push/hyperkube:{kube_root.tag}"
+    assert run(DEVELOP, "build_binaries", env=env).returncode == 0
+
+    rejected = run(PUSH_IMAGES, env=env)
+    left_behind = docker("image", "inspect", image)
+    remove_image(image)
+
+    assert rejected.returncode == 1, rejected.explain()
+    assert f"registry {closed} did not accept {image}" in rejected.stderr
+    assert "set FEDERATION_PUSH_REPO_BASE to one that runs" in rejected.stderr
+    assert "KUBE_REGISTRY" not in rejected.stderr
+    assert f"Removed the local tag {image}" in rejected.stderr
+    assert left_behind.returncode != 0, f"{image} is still tagged locally"
+    assert not tag_file.exists()
+
+
 # The missing base images below name a registry on a closed loopback port, so
 # even if the scripts reached docker build, its pull attempt would stay on this machine.
 

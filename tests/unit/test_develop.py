@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -10,9 +11,12 @@ import pytest
 
 from federation.core.environment import Environment
 from federation.core.errors import CommandFailed, InvalidInput, PreflightFailed
-from federation.core.gcloud import gcr_repository, is_gcr, load_config
+from federation.core.gcloud import GcloudConfig, gcr_repository, is_gcr, load_config
 from federation.core.images import ContainerEngine, ImageFile, push_fix, registry_host, write_build_context
+from federation.core.runner import StepFailed, execute
+from federation.core.status import Status
 from federation.develop import settings
+from federation.develop.push_images import PushImagesJob, push_images_steps
 from tests.docker_support import kube_root, unavailable  # noqa: F401
 from tests.e2e.scripts import DEVELOP, PUSH_IMAGES, run
 
@@ -282,6 +286,47 @@ def test_push_refused_hint_names_variable(record_commands, variable):
         ContainerEngine("docker").push("127.0.0.1:5001/f/hyperkube:v1", registry_variable=variable)
 
     assert raised.value.hint.endswith(f"start the registry or set {variable} to one that runs")
+
+
+def push_images_job(tmp_path: Path, keep_local_tag: bool = False) -> PushImagesJob:
+    binary = tmp_path / "hyperkube"
+    binary.write_text("binary")
+    return PushImagesJob(
+        engine=ContainerEngine("docker"),
+        image="127.0.0.1:5001/f/hyperkube:v1",
+        repo_base="127.0.0.1:5001/f",
+        tag="v1",
+        base_image="local/base:1",
+        binary=binary,
+        tag_file=tmp_path / "federated-image.tag",
+        gcloud=GcloudConfig(account="", project="", program=None),
+        network="none",
+        pull=False,
+        keep_local_tag=keep_local_tag,
+    )
+
+
+def test_push_images_failed_push_untags(record_commands, tmp_path):
+    recorder = record_commands(failing=lambda argv: argv[1] == "push")
+    output = io.StringIO()
+
+    with pytest.raises(StepFailed):
+        execute(push_images_steps(push_images_job(tmp_path), Status(output)), Status(output))
+
+    assert recorder.commands[-1] == ["docker", "rmi", "--no-prune", "127.0.0.1:5001/f/hyperkube:v1"]
+    assert "Removed the local tag 127.0.0.1:5001/f/hyperkube:v1 because the push failed" in output.getvalue()
+    assert not (tmp_path / "federated-image.tag").exists()
+
+
+def test_push_images_keep_tag_on_failure(record_commands, tmp_path):
+    recorder = record_commands(failing=lambda argv: argv[1] == "push")
+    output = io.StringIO()
+
+    with pytest.raises(StepFailed):
+        execute(push_images_steps(push_images_job(tmp_path, keep_local_tag=True), Status(output)), Status(output))
+
+    assert recorder.commands[-1][:2] == ["docker", "push"]
+    assert "Removed the local tag" not in output.getvalue()
 
 
 def test_kind_cluster_names():
