@@ -1,14 +1,16 @@
 """The steps of federation-down.sh: unregister the members, delete what up created, remove the kubeconfig entries.
 
 Only objects labelled with this federation's name are deleted, plus the
-namespace when it carries that label, so nothing another tool or user made
-in the host cluster is touched (the original deleted every PersistentVolume).
+namespace when it carries that label and is not a system namespace, so
+nothing another tool or user made in the host cluster is touched (the
+original deleted every PersistentVolume).
 """
 
 from __future__ import annotations
 
 import time
 
+from federation.cluster.ownership import PROTECTED_NAMESPACES, owns_namespace
 from federation.cluster.settings import Common
 from federation.core.apply import OWNER_LABEL, sort_objects
 from federation.core.errors import FederationError, WaitTimeout
@@ -122,9 +124,9 @@ class DownJob:
     # -- control plane ------------------------------------------------------
 
     def owned_namespace(self) -> dict | None:
+        """Return the namespace when it carries this federation's label and is not a system namespace, else None."""
         namespace = self.host.get("v1", "Namespace", self.settings.namespace)
-        labels = ((namespace or {}).get("metadata") or {}).get("labels") or {}
-        return namespace if labels.get(OWNER_LABEL) == self.settings.federation_name else None
+        return namespace if owns_namespace(namespace, self.settings.federation_name) else None
 
     def owned_objects(self) -> list[dict]:
         found: list[dict] = []
@@ -142,8 +144,10 @@ class DownJob:
                 self.status.line(f"   deleted {describe(obj)}")
 
         if self.owned_namespace() is None:
-            if self.host.get("v1", "Namespace", self.settings.namespace) is not None:
-                self.status.line(f"   kept namespace {self.settings.namespace}: it does not carry the label {self.selector}")
+            if self.settings.namespace in PROTECTED_NAMESPACES:
+                self.status.line(f"   kept namespace {self.settings.namespace} because it is a system namespace")
+            elif self.host.get("v1", "Namespace", self.settings.namespace) is not None:
+                self.status.line(f"   kept namespace {self.settings.namespace} because it does not carry the label {self.selector}")
             return
         self.host.delete("v1", "Namespace", self.settings.namespace)
         self.status.line(f'   deleting Namespace "{self.settings.namespace}"')

@@ -13,8 +13,9 @@ import time
 from federation.cluster import controlplane, waits
 from federation.cluster.apiserver_credentials import DIRECT_LAYOUT, KUBEFED_LAYOUT, ApiserverCredentials, ensure, server_sans
 from federation.cluster.controlplane import Endpoint
+from federation.cluster.ownership import PROTECTED_NAMESPACES, owns_namespace
 from federation.cluster.settings import UpSettings
-from federation.core.apply import apply_objects, plan_objects
+from federation.core.apply import OWNER_LABEL, apply_objects, plan_objects
 from federation.core.dns import nameservers_from_provider_config
 from federation.core.errors import ExitCode, FederationError, PreflightFailed
 from federation.core.kube import ApiError, Cluster
@@ -145,7 +146,10 @@ class UpJob:
     # -- service ------------------------------------------------------------
 
     def expose(self) -> None:
-        apply_objects(self.host, [controlplane.namespace(self.settings), controlplane.service(self.settings)], self.status)
+        namespace, kept_because = self.namespace_to_apply()
+        if kept_because:
+            self.status.line(f"Namespace {self.settings.namespace!r} {kept_because}, so it is used as it is and federation-down.sh will keep it")
+        apply_objects(self.host, [*namespace, controlplane.service(self.settings)], self.status)
         service = self.settings.apiserver_name
         if self.settings.service_type == "LoadBalancer":
             host = waits.load_balancer_address(self.host, self.settings.namespace, service, self.settings.wait_seconds, self.status)
@@ -158,7 +162,27 @@ class UpJob:
 
     def plan_service(self) -> list[Change]:
         self.endpoint = self.current_endpoint()
-        return plan_objects(self.host, [controlplane.namespace(self.settings), controlplane.service(self.settings)])
+        namespace, kept_because = self.namespace_to_apply()
+        changes = plan_objects(self.host, [*namespace, controlplane.service(self.settings)])
+        if kept_because:
+            changes.insert(0, Change("unchanged", f'Namespace "{self.settings.namespace}"', self.host.context, f"{kept_because}, used as it is and kept by federation-down.sh"))
+        return changes
+
+    def namespace_to_apply(self) -> tuple[list[dict], str]:
+        """Return the namespace to apply, or nothing and the reason an existing namespace is left untouched.
+
+        Only a namespace this run creates, or one that already carries this
+        federation's label, gets the ownership labels. federation-down.sh
+        deletes a namespace only by that label, so a namespace the user had
+        before keeps everything else in it.
+        """
+        name = self.settings.namespace
+        stored = self.host.get("v1", "Namespace", name)
+        if stored is None or owns_namespace(stored, self.settings.federation_name):
+            return [controlplane.namespace(self.settings)], ""
+        if name in PROTECTED_NAMESPACES:
+            return [], "is a system namespace"
+        return [], f"exists without the label {OWNER_LABEL}={self.settings.federation_name}"
 
     def current_endpoint(self) -> Endpoint:
         """Return the address the Service has now, or a placeholder before it exists (dry run only)."""
