@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 
-from federation.cluster.ownership import PROTECTED_NAMESPACES, owns_namespace
+from federation.cluster.ownership import PROTECTED_NAMESPACES, federations_in_namespace, owns_namespace
 from federation.cluster.settings import Common
 from federation.core.apply import OWNER_LABEL, sort_objects
-from federation.core.errors import FederationError, WaitTimeout
+from federation.core.errors import FederationError, InvalidInput, WaitTimeout
 from federation.core.kube import ApiError, Cluster, Unreachable
 from federation.core.kubeconfig import Kubeconfig, remove_entries
 from federation.core.resources import describe, resource_for
@@ -45,7 +45,7 @@ class DownJob:
 
     def steps(self) -> list[Step]:
         return [
-            Step("preflight", f"check the host cluster (context {self.settings.host_context})", self.check_host, self.plan_preflight),
+            Step("preflight", f"check the host cluster (context {self.settings.host_context})", self.preflight, self.plan_preflight),
             Step("register", "unregister the member clusters", self.unregister, self.plan_unregister, enabled=self.has_federation_context()),
             Step("control-plane", f"delete the control plane from namespace {self.settings.namespace}", self.delete_control_plane, self.plan_control_plane),
             Step("kubeconfig", f"remove context {self.settings.kube_context} from the kubeconfig", self.remove_kubeconfig, self.plan_kubeconfig, enabled=self.has_federation_context()),
@@ -55,11 +55,38 @@ class DownJob:
         """Return whether anything of this federation is left in the host cluster or the kubeconfig."""
         return self.has_federation_context() or self.owned_namespace() is not None or bool(self.owned_objects())
 
+    def preflight(self) -> None:
+        self.check_host()
+        self.check_federation_name()
+
     def check_host(self) -> None:
         self.host.request("GET", "/version", what="reading the host cluster's version")
 
+    def check_federation_name(self) -> None:
+        """Raise ``InvalidInput`` when the host runs another federation in the namespace.
+
+        The direct mechanism's default FEDERATION_KUBE_CONTEXT does not depend
+        on the name, but member DNS is cleaned by FEDERATION_NAME. A wrong or
+        missing FEDERATION_NAME would therefore unregister another federation's
+        members and leave their DNS entries behind.
+        """
+        found = federations_in_namespace(self.host, self.settings.namespace)
+        name = self.settings.federation_name
+        if not found or name in found:
+            return
+        running = ", ".join(repr(other) for other in sorted(found))
+        if len(found) == 1:
+            found_text, fix = f"federation {running}", f"set FEDERATION_NAME={next(iter(found))}"
+        else:
+            found_text, fix = f"federations {running}", f"set FEDERATION_NAME to one of {running}"
+        raise InvalidInput(
+            f"the host cluster (context {self.host.context}) runs {found_text} in namespace {self.settings.namespace}, "
+            f"not FEDERATION_NAME={name!r}, so federation-down.sh changed nothing",
+            hint=f"{fix} to remove that federation, or set FEDERATION_NAMESPACE to the namespace of federation {name!r}",
+        )
+
     def plan_preflight(self) -> list[Change]:
-        self.check_host()
+        self.preflight()
         return [Change("run", "host cluster checks", self.host.context, "passed")]
 
     # -- register -----------------------------------------------------------

@@ -42,7 +42,7 @@ def main_body(argv: list[str]) -> int:
 def _remove(job, settings, status: Status) -> int:
     from federation.core.runner import execute
 
-    job.check_host()
+    job.preflight()
     if not job.deployed():
         status.line(
             f"Nothing to remove: federation {settings.federation_name!r} has no objects in context {settings.host_context} "

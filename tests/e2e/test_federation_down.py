@@ -1,4 +1,4 @@
-"""federation-down.sh removes only what federation-up.sh created."""
+"""federation-down.sh removes only what federation-up.sh created, and only for the federation it is named for."""
 
 from __future__ import annotations
 
@@ -97,3 +97,49 @@ def test_system_namespace_never_deleted(clusters, namespace):
     assert stored is not None
     assert "deletionTimestamp" not in stored["metadata"]
     assert owned(clusters, clusters.host, "myfederation") == [f"Namespace//{namespace}"]
+
+
+def test_down_rejects_other_federation_name(clusters):
+    member = clusters.members[0]
+    env = clusters.env(**{**DOCS_ENV, "FEDERATION_CLUSTERS": member})
+    up = run(FEDERATION_UP, env=env)
+    assert up.returncode == 0, up.explain()
+    corefile = kubectl(f"--context={member}", "-n", "kube-system", "get", "configmap", "coredns", "-o", "jsonpath={.data.Corefile}", env=clusters.env())
+    assert corefile.returncode == 0, corefile.explain()
+    kubeconfig_before = clusters.kubeconfig.read_text()
+
+    down = run(FEDERATION_DOWN, env=clusters.env(FEDERATION_WAIT_TIMEOUT="60"))
+
+    assert down.returncode == 3, down.explain()
+    assert "'myfederation'" in down.stderr
+    assert "'federation'" in down.stderr
+    assert "set FEDERATION_NAME=myfederation" in down.stderr
+    assert "Unjoining" not in down.stderr
+    assert clusters.kubeconfig.read_text() == kubeconfig_before
+    listed = kubectl("--context=federation-cluster", "get", "clusters", "-o", "json", env=clusters.env())
+    assert listed.returncode == 0, listed.explain()
+    assert [item["metadata"]["name"] for item in json.loads(listed.stdout)["items"]] == ["kind-member1"]
+    assert get_json(clusters, "deployment", "federation-controller-manager", "-n", "federation") is not None
+    corefile_after = kubectl(f"--context={member}", "-n", "kube-system", "get", "configmap", "coredns", "-o", "jsonpath={.data.Corefile}", env=clusters.env())
+    assert corefile_after.stdout == corefile.stdout
+    assert "myfederation" in corefile_after.stdout
+
+
+def test_down_rejects_name_from_namespace_label(clusters):
+    created = kubectl(f"--context={clusters.host}", "create", "namespace", "federation", env=clusters.env())
+    assert created.returncode == 0, created.explain()
+    labelled = kubectl(f"--context={clusters.host}", "label", "namespace", "federation", f"{OWNER}=other", env=clusters.env())
+    assert labelled.returncode == 0, labelled.explain()
+
+    down = run(FEDERATION_DOWN, env=clusters.env())
+
+    assert down.returncode == 3, down.explain()
+    assert "set FEDERATION_NAME=other" in down.stderr
+    assert get_json(clusters, "namespace", "federation") is not None
+
+
+def test_down_nothing_deployed_exits_zero(clusters):
+    down = run(FEDERATION_DOWN, env=clusters.env(FEDERATION_NAME="myfederation"))
+
+    assert down.returncode == 0, down.explain()
+    assert "Nothing to remove" in down.stderr
