@@ -343,7 +343,7 @@ def _image_tag(env: Environment) -> str:
     except FileNotFoundError:
         raise InvalidInput(
             f"FEDERATION_IMAGE_TAG is not set and the tag file {path} does not exist",
-            hint="set FEDERATION_IMAGE_TAG, or run build/push-federation-images.sh, which writes the tag file",
+            hint=f"set FEDERATION_IMAGE_TAG to the tag of the hyperkube image to deploy, or run build/push-federation-images.sh, which pushes the image and writes its tag to {path}",
         ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise InvalidInput(f"cannot read the image tag file {path}: {error}", hint="fix the file or set FEDERATION_IMAGE_TAG") from None

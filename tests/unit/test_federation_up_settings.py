@@ -221,6 +221,19 @@ def test_image_tag_missing_names_both(kubeconfig, tmp_path):
     assert "none.tag" in error.message
 
 
+def test_image_tag_missing_hint_names_fixes(kubeconfig, tmp_path, monkeypatch):
+    default_file = tmp_path / "federation" / "manifests" / "federated-image.tag"
+    monkeypatch.setattr(settings, "IMAGE_TAG_FILE", default_file)
+
+    error = rejected(kubeconfig, FEDERATION_IMAGE_TAG="")
+
+    assert error.exit_code == 3
+    assert str(default_file) in error.message
+    assert "set FEDERATION_IMAGE_TAG" in error.hint
+    assert "run build/push-federation-images.sh" in error.hint
+    assert f"writes its tag to {default_file}" in error.hint
+
+
 # -- FEDERATION_NAMESPACE, FEDERATION_KUBE_CONTEXT, FEDERATION_HOST_CLUSTER_CONTEXT --
 
 
