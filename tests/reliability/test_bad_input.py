@@ -77,7 +77,7 @@ CASES = {
     "deploy-unknown-action": Case(DEPLOY, ("deploy_everything",), USAGE, ("action must be one of", "deploy_everything")),
     "deploy-no-action": Case(DEPLOY, (), USAGE, ("action must be one of", "got none")),
     "deploy-unknown-flag": Case(DEPLOY, ("deploy_federation", "--frobnicate"), USAGE, ("--frobnicate",)),
-    "deploy-timeout-flag-not-number": Case(DEPLOY, ("deploy_federation", "--timeout=soon"), USAGE, ("--timeout", "soon")),
+    "deploy-timeout-flag-not-number": Case(DEPLOY, ("deploy_federation", "--timeout=soon"), INVALID, ("--timeout='soon'",)),
     # deploy.sh: variables.
     "deploy-output-root-unset": Case(DEPLOY, ("deploy_federation",), INVALID, ("FEDERATION_OUTPUT_ROOT is not set",), env={"FEDERATION_OUTPUT_ROOT": ""}),
     "deploy-output-root-is-file": Case(DEPLOY, ("init",), INVALID, ("FEDERATION_OUTPUT_ROOT=", "is a file"), env={"FEDERATION_OUTPUT_ROOT": "{tmp}/a-file"}, files={"a-file": "x"}),
