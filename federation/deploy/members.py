@@ -29,7 +29,9 @@ def _contexts(job: Job) -> list[str]:
     known = job.kubeconfig.contexts()
     unknown = [context for context in contexts if context not in known]
     if unknown:
-        raise InvalidInput.variable("FEDERATION_CLUSTERS", ",".join(contexts), f"names contexts that are not in the kubeconfig: {', '.join(unknown)}", f"use contexts from: {', '.join(known)}")
+        # The federation API server's context can never be a member, so the hint leaves it out.
+        choices = [context for context in known if context != job.settings.federation_context]
+        raise InvalidInput.variable("FEDERATION_CLUSTERS", ",".join(contexts), f"names contexts that are not in the kubeconfig: {', '.join(unknown)}", f"use contexts from: {', '.join(choices)}")
     return contexts
 
 

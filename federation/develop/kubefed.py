@@ -11,6 +11,7 @@ line prints that name.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -65,6 +66,8 @@ def _body(argv: list[str]) -> int:
     from federation.core.status import Status
     from federation.core.validation import cluster_name_from_context
 
+    if not math.isfinite(args.timeout) or args.timeout < 0:
+        raise InvalidInput.variable("--timeout", f"{args.timeout:g}", "is not a number of seconds of 0 or more", "pass 0 to skip the wait, or the seconds to wait (default 120)")
     status = Status(quiet=args.quiet)
     paths = [Path(args.kubeconfig).expanduser()] if args.kubeconfig else kubeconfig_paths(env)
     config = Kubeconfig.load(paths)
@@ -95,7 +98,7 @@ def _body(argv: list[str]) -> int:
 
     cluster_context = args.cluster_context or args.cluster_name
     if args.command == "join":
-        member = member_from_context(config, cluster_context, name)
+        member = member_from_context(config, cluster_context, name, exclude=(api_context,))
         changes = join(
             federation,
             member,

@@ -100,3 +100,37 @@ def test_destroy_keeps_existing_namespace(clusters, env, tmp_path):
     assert host.get_object("v1", "Namespace", "team-a") is not None
     assert host.get_object("v1", "ConfigMap", "precious", "team-a") is not None
     assert host.get_object("apps/v1", "Deployment", "federation-apiserver", "team-a") is None
+
+
+def test_join_clusters_rejects_federation_context(clusters, env):
+    result = run(DEPLOY, "join_clusters", env={**env, "FEDERATION_CLUSTERS": "federation-cluster"})
+
+    assert result.returncode == 3, result.explain()
+    assert "member context 'federation-cluster' is the federation API server's context" in result.stderr
+    assert registered(env) == {}
+
+
+def test_join_clusters_hint_leaves_out_federation_context(clusters, env):
+    result = run(DEPLOY, "join_clusters", env={**env, "FEDERATION_CLUSTERS": "no-such-context"})
+    hint = next(line for line in result.stderr.splitlines() if line.startswith("hint:"))
+
+    assert result.returncode == 3, result.explain()
+    assert clusters.members[0] in hint
+    assert "federation-cluster" not in hint
+
+
+def test_join_clusters_unreachable_member_is_preflight(clusters, env):
+    for args in (
+        ("config", "set-cluster", "dead", "--server=https://127.0.0.1:1", "--insecure-skip-tls-verify=true"),
+        ("config", "set-context", "dead-member", "--cluster=dead", "--user=nobody"),
+    ):
+        assert kubectl(*args, env=env).returncode == 0
+
+    alone = run(DEPLOY, "join_clusters", env={**env, "FEDERATION_CLUSTERS": "dead-member"})
+    mixed = run(DEPLOY, "join_clusters", env={**env, "FEDERATION_CLUSTERS": f"dead-member,{clusters.members[0]}"})
+
+    assert alone.returncode == 4, alone.explain()
+    assert "https://127.0.0.1:1" in alone.stderr
+    assert mixed.returncode == 4, mixed.explain()
+    assert "1 of 2 joins failed" in mixed.stderr
+    assert "https://127.0.0.1:1" in mixed.stderr

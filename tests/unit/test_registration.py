@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import base64
+import io
 from pathlib import Path
 
 import pytest
 import yaml
 
 from federation.core.apply import OWNER_LABEL
-from federation.core.errors import InvalidInput, PreflightFailed
+from federation.core.errors import ExitCode, FederationError, InvalidInput, PreflightFailed
+from federation.core.kube import ApiError, Unreachable
 from federation.core.kubeconfig import Kubeconfig
 from federation.core.registration import credentials as creds
 from federation.core.registration.endpoint import provider_of, reachable_server
-from federation.core.registration.model import Federation, Member, member_from_context, member_from_file, read_controller_manager
+from federation.core.registration.join import aggregate_exit_code, check_not_federation_api, join_all
+from federation.core.registration.model import (
+    Federation,
+    Member,
+    contexts_for_server,
+    member_from_context,
+    member_from_file,
+    normalised_server,
+    read_controller_manager,
+)
+from federation.core.registration.unjoin import MemberObject
+from federation.core.registration.unjoin import _cleanup_steps as cleanup_steps
+from federation.core.registration.unjoin import _report_rejected as report_rejected
+from federation.core.registration.unjoin import _run_cleanup as run_cleanup
+from federation.core.status import Status
 from federation.core.validation import DNS1123_SUBDOMAIN
 
 
@@ -348,3 +364,125 @@ def test_rollback_reports_failures_and_goes_on():
     assert len(failed) == 1
     assert "cannot delete account" in failed[0]
     assert cluster.deleted == ["secret", "namespace"]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("https://127.0.0.1:6443", "https://127.0.0.1:6443/"),
+        ("https://API.example.com", "https://api.example.com:443"),
+        ("api.example.com:6443", "https://api.example.com:6443"),
+        ("http://api.example.com", "http://api.example.com:80"),
+    ],
+)
+def test_normalised_server_equal(first, second):
+    assert normalised_server(first) == normalised_server(second)
+
+
+@pytest.mark.parametrize(("first", "second"), [("https://127.0.0.1:6443", "https://localhost:6443"), ("https://a:6443", "https://a:7443"), ("http://a", "https://a")])
+def test_normalised_server_different(first, second):
+    assert normalised_server(first) != normalised_server(second)
+
+
+def test_contexts_for_server_skips_excluded(tmp_path):
+    config = Kubeconfig.load([write_kubeconfig(tmp_path, {"member": "https://127.0.0.1:6443", "federation": "https://127.0.0.2:443", "again": "https://127.0.0.1:6443/"})])
+
+    assert contexts_for_server(config, "https://127.0.0.1:6443") == ["member", "again"]
+    assert contexts_for_server(config, "https://127.0.0.1:6443", exclude=("member",)) == ["again"]
+    assert contexts_for_server(config, "https://127.0.0.3:6443") == []
+
+
+def test_member_unknown_context_hint_excludes(tmp_path):
+    config = Kubeconfig.load([write_kubeconfig(tmp_path, {"kind-member1": "https://127.0.0.1:6443", "federation-cluster": "https://127.0.0.2:443"})])
+
+    with pytest.raises(InvalidInput) as raised:
+        member_from_context(config, "kind-nope", exclude=("federation-cluster",))
+
+    assert "kind-member1" in raised.value.hint
+    assert "federation-cluster" not in raised.value.hint
+
+
+@pytest.mark.parametrize(("context", "server"), [("federation-cluster", "https://127.0.0.9:6443"), ("other-name", "https://127.0.0.1:6443")])
+def test_join_rejects_federation_api_member(context, server):
+    member = Member("member", {"clusters": [{"name": "c", "cluster": {"server": server}}]}, context)
+
+    with pytest.raises(InvalidInput) as raised:
+        check_not_federation_api(federation(), member)
+
+    assert repr(context) in raised.value.message
+    assert "leave context" in raised.value.hint
+
+
+def test_join_accepts_other_member():
+    member = Member("member", {"clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.9:6443"}}]}, "kind-member1")
+
+    check_not_federation_api(federation(), member)
+
+
+@pytest.mark.parametrize(
+    ("codes", "expected"),
+    [
+        ({ExitCode.PREFLIGHT}, ExitCode.PREFLIGHT),
+        ({ExitCode.INVALID_INPUT}, ExitCode.INVALID_INPUT),
+        ({ExitCode.PREFLIGHT, ExitCode.INVALID_INPUT}, ExitCode.PREFLIGHT),
+        ({ExitCode.PREFLIGHT, ExitCode.TIMEOUT}, ExitCode.TIMEOUT),
+        ({ExitCode.PREFLIGHT, ExitCode.FAILED}, ExitCode.FAILED),
+    ],
+)
+def test_join_all_exit_code(codes, expected):
+    assert aggregate_exit_code(codes) == expected
+
+
+def test_join_all_unreachable_is_preflight():
+    class Unanswered(FakeCluster):
+        def request(self, *args, **kwargs):
+            raise Unreachable(f"cannot reach the API server {self.server} of context {self.context!r}: connection refused")
+
+    class UnreachableMember(Member):
+        def cluster(self):
+            return Unanswered(self.context, self.server)
+
+    member = UnreachableMember("dead", {"clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}]}, "dead")
+    target = federation()
+    target.host.client = target.api.client = None  # join_all builds the shared clients first
+
+    with pytest.raises(FederationError) as raised:
+        join_all(target, [member], Status(quiet=True))
+
+    assert raised.value.exit_code == ExitCode.PREFLIGHT
+    assert "https://127.0.0.1:1" in raised.value.message
+
+
+def test_unjoin_rejected_cleanup_lists_commands():
+    class Rejecting(FakeCluster):
+        """A member that lets the ClusterRoleBinding go and then rejects the token, as RBAC does."""
+
+        def delete(self, api_version, kind, name, namespace=None):
+            if kind != "ClusterRoleBinding":
+                raise ApiError(403, "Forbidden", "forbidden", self.context, f"deleting {kind} {name!r}")
+            return True
+
+    rbac = "rbac.authorization.k8s.io/v1"
+    objects = [
+        MemberObject(rbac, "ClusterRoleBinding", "role", None),
+        MemberObject(rbac, "ClusterRole", "role", None),
+        MemberObject("v1", "ServiceAccount", "account", "federation-system"),
+        MemberObject("v1", "Secret", "account-token", "federation-system"),
+    ]
+    cluster = Rejecting("member")
+    stream = io.StringIO()
+    status = Status(stream=stream)
+
+    rejected = run_cleanup(cleanup_steps(cluster, None, objects, None, status))
+    assert rejected is not None
+    with pytest.raises(FederationError) as raised:
+        report_rejected("member", cluster, True, *rejected, status)
+
+    output = stream.getvalue()
+    assert raised.value.exit_code == ExitCode.FAILED
+    assert "--cluster-context=<a context with admin rights in the member>" in raised.value.hint
+    assert "403 Forbidden" in output
+    assert "kubectl --context=<admin> delete clusterrolebinding role" not in output
+    assert "kubectl --context=<admin> delete clusterrole role" in output
+    assert "kubectl --context=<admin> -n federation-system delete serviceaccount account" in output
+    assert "kubectl --context=<admin> -n federation-system delete secret account-token" in output

@@ -9,12 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from federation.core.apply import OWNER_LABEL, plan_apply
-from federation.core.errors import FederationError, InvalidInput, PreflightFailed, WaitTimeout
+from federation.core.errors import ExitCode, FederationError, InvalidInput, PreflightFailed, WaitTimeout
 from federation.core.kube import ApiError, Cluster
 from federation.core.registration import credentials as creds
 from federation.core.registration import member_dns
 from federation.core.registration.endpoint import Inspector, provider_of, reachable_server
-from federation.core.registration.model import Federation, Member
+from federation.core.registration.model import Federation, Member, normalised_server
 from federation.core.registration.rollback import Rollback
 from federation.core.resources import describe, resource_for
 from federation.core.runner import Change
@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 TOKEN_WAIT = 30.0  # seconds for the token controller to fill a ServiceAccount token Secret
 CREATED_FOR_ANNOTATION = "federation.k8s.io/created-for-cluster"
+
+# Exit code of join_all when its joins failed in different ways, first match wins. A failure
+# after the first write outranks a timeout, which outranks a check that stopped before any write.
+FAILURE_PRIORITY = (ExitCode.FAILED, ExitCode.TIMEOUT, ExitCode.PREFLIGHT, ExitCode.INVALID_INPUT)
 
 
 @dataclass
@@ -51,10 +55,25 @@ def check_reachable(cluster: Cluster, what: str) -> None:
             ) from None
 
 
+def check_not_federation_api(federation: Federation, member: Member) -> None:
+    """Raise ``InvalidInput`` when ``member`` is the federation API server, by context name or server address."""
+    api = federation.api
+    same_context = member.context == api.context
+    same_server = bool(member.server and api.server) and normalised_server(member.server) == normalised_server(api.server)
+    if not (same_context or same_server):
+        return
+    reason = "is the federation API server's context" if same_context else f"points at the federation API server {api.server} (context {api.context!r})"
+    raise InvalidInput(
+        f"member context {member.context!r} {reason}, which cannot be a member of its own federation",
+        hint=f"leave context {member.context!r} out of the members (FEDERATION_CLUSTERS or --cluster-context) and join the member clusters' contexts",
+    )
+
+
 def preflight(federation: Federation, member: Member, secret_name: str, inspect: Inspector | None) -> Preflight:
     """Check names and reachability and compute the DNS edit, changing nothing."""
     dns1123_subdomain("CLUSTER_NAME", member.name)
     dns1123_subdomain("--secret-name", secret_name)
+    check_not_federation_api(federation, member)
 
     member_cluster = member.cluster()
     check_reachable(member_cluster, f"member cluster {member.name!r}")
@@ -278,7 +297,8 @@ def join_all(federation: Federation, members: list[Member], status: Status, *, c
     """Join ``members`` with at most ``concurrency`` joins at a time; raise listing every failure.
 
     Each join rolls back on its own, so the members that joined stay joined
-    when another fails.
+    when another fails. The raised error has the exit code of the failures
+    when they share one, else the first of ``FAILURE_PRIORITY`` among them.
     """
     names = [member.name for member in members]
     duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -291,6 +311,8 @@ def join_all(federation: Federation, members: list[Member], status: Status, *, c
     _ = federation.host.client, federation.api.client
     results: dict[str, list[Change]] = {}
     failures: list[str] = []
+    hints: list[str] = []
+    codes: set[ExitCode] = set()
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(members))), thread_name_prefix="join") as pool:
         futures = {pool.submit(join, federation, member, status, **kwargs): member for member in members}
         for future, member in futures.items():
@@ -298,6 +320,22 @@ def join_all(federation: Federation, members: list[Member], status: Status, *, c
                 results[member.name] = future.result()
             except FederationError as error:
                 failures.append(f"cluster {member.name!r}: {error.message}")
+                if error.hint:
+                    hints.append(f"cluster {member.name!r}: {error.hint}")
+                codes.add(ExitCode(error.exit_code))
     if failures:
-        raise FederationError(f"{len(failures)} of {len(members)} joins failed: " + "; ".join(failures), hint="fix the failing members and run the join again; joined members stay joined")
+        hint = "; ".join([*hints, "then run the join again (joined members stay joined)"])
+        error = FederationError(f"{len(failures)} of {len(members)} joins failed: " + "; ".join(failures), hint=hint)
+        error.exit_code = aggregate_exit_code(codes)
+        raise error
     return results
+
+
+def aggregate_exit_code(codes: set[ExitCode]) -> ExitCode:
+    """Return the exit code of several failed joins: the shared one, else the first of ``FAILURE_PRIORITY``."""
+    if len(codes) == 1:
+        return next(iter(codes))
+    for code in FAILURE_PRIORITY:
+        if code in codes:
+            return code
+    return ExitCode.FAILED

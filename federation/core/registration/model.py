@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from federation.core.apply import APP_LABEL
 from federation.core.dns import nameservers_from_provider_config
 from federation.core.errors import InvalidInput, PreflightFailed
-from federation.core.kube import Cluster
+from federation.core.kube import ApiError, Cluster
 from federation.core.kubeconfig import Kubeconfig
 from federation.core.validation import cluster_name_from_context, dns1123_label, dns1123_subdomain, dns_zone
 
+log = logging.getLogger(__name__)
+
 DNS_PROVIDERS = ("google-clouddns", "aws-route53", "coredns")
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 # Flags of the federation controller manager that name the federation and its DNS.
 _NAME_FLAG = "--federation-name"
@@ -51,12 +57,21 @@ class Federation:
     domain_map: str = ""  # FEDERATIONS_DOMAIN_MAP: replaces name=zone in kube-dns when set
 
 
-def member_from_context(config: Kubeconfig, context: str, name: str | None = None) -> Member:
+def member_from_context(config: Kubeconfig, context: str, name: str | None = None, exclude: Collection[str] = ()) -> Member:
     """Build a Member from a context of ``config``; the name defaults to one derived from the context.
 
     Raises ``InvalidInput`` for an unknown context, an invalid name, or a
-    kubeconfig file the context refers to that cannot be read.
+    kubeconfig file the context refers to that cannot be read. The contexts
+    in ``exclude`` (the federation API server's) are left out of the hint.
     """
+    if context and context not in config.contexts():
+        choices = [item for item in config.contexts() if item not in exclude]
+        raise InvalidInput.variable(
+            "--cluster-context",
+            context,
+            "is not a context in the kubeconfig",
+            f"set --cluster-context to the context of a member cluster, one of: {', '.join(choices) or '(no contexts)'}",
+        )
     context = config.resolve_context(context, "--cluster-context")
     name = name or cluster_name_from_context(context)
     dns1123_subdomain("CLUSTER_NAME", name)
@@ -81,6 +96,34 @@ def member_from_file(path: Path, name: str) -> Member:
     return Member(name, config.minified(context), context)
 
 
+def normalised_server(server: str) -> tuple[str, str, int | None]:
+    """Return ``(scheme, host, port)`` of an API server URL, with https and the scheme's default port filled in."""
+    parts = urlsplit(server if "://" in server else f"https://{server}")
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def contexts_for_server(config: Kubeconfig, server: str, exclude: Collection[str] = ()) -> list[str]:
+    """Return the contexts of ``config`` whose cluster has the API server ``server``, in kubeconfig order."""
+    if not server:
+        return []
+    target = normalised_server(server)
+    clusters = config.entries("clusters")
+    found = []
+    for name, entry in config.entries("contexts").items():
+        if name in exclude:
+            continue
+        cluster = clusters.get((entry.get("context") or {}).get("cluster", "")) or {}
+        address = (cluster.get("cluster") or {}).get("server", "")
+        if address and normalised_server(address) == target:
+            found.append(name)
+    return found
+
+
 @dataclass
 class ControllerManagerSettings:
     """Federation name and DNS settings declared by the host's controller manager Deployment."""
@@ -100,12 +143,7 @@ def read_controller_manager(host: Cluster, namespace: str, federation_name: str 
     ``dns-zone-name``, ``dns-provider``, ``nameserver``) fill what the flags
     leave empty. Returns empty settings when no such Deployment exists.
     """
-    candidates = []
-    for deployment in host.list("apps/v1", "Deployment", namespace):
-        flags = _container_flags(deployment)
-        if "federation-controller-manager" not in flags["__words__"] and not deployment["metadata"]["name"].endswith("controller-manager"):
-            continue
-        candidates.append((deployment, flags))
+    candidates = _controller_managers(host.list("apps/v1", "Deployment", namespace))
     if not candidates:
         return ControllerManagerSettings()
 
@@ -136,6 +174,41 @@ def read_controller_manager(host: Cluster, namespace: str, federation_name: str 
     if annotations.get("nameserver"):
         settings.nameservers = [item.strip() for item in annotations["nameserver"].split(",") if item.strip()]
     return settings
+
+
+def _controller_managers(deployments: list[dict]) -> list[tuple[dict, dict[str, str]]]:
+    """Return the federation controller manager Deployments among ``deployments``, each with its flags."""
+    found = []
+    for deployment in deployments:
+        flags = _container_flags(deployment)
+        if "federation-controller-manager" not in flags["__words__"] and not deployment["metadata"]["name"].endswith("controller-manager"):
+            continue
+        found.append((deployment, flags))
+    return found
+
+
+def controller_manager_namespaces(host: Cluster, federation_name: str = "") -> list[str]:
+    """Return the host namespaces with a federation controller manager labelled ``app: federated-cluster``.
+
+    Namespaces whose controller manager runs ``federation_name`` come first.
+    Returns an empty list when the host does not allow listing Deployments in
+    all namespaces.
+    """
+    selector = ",".join(f"{key}={value}" for key, value in APP_LABEL.items())
+    try:
+        deployments = host.list("apps/v1", "Deployment", None, label_selector=selector)
+    except ApiError as error:
+        log.debug("cannot list the Deployments of all namespaces in context %s: %s", host.context, error.message)
+        return []
+    matching: list[str] = []
+    others: list[str] = []
+    for deployment, flags in _controller_managers(deployments):
+        namespace = deployment["metadata"].get("namespace", "")
+        runs_name = federation_name and (flags.get(_NAME_FLAG) == federation_name or deployment["metadata"]["name"] == f"{federation_name}-controller-manager")
+        target = matching if runs_name else others
+        if namespace and namespace not in matching + others:
+            target.append(namespace)
+    return matching + others
 
 
 def _container_flags(deployment: dict) -> dict[str, str]:
@@ -177,11 +250,18 @@ def federation_settings(
     zone = zone or declared.zone
     provider = provider or declared.provider
     for flag, value in (("--federation-name", name), ("--dns-zone-name", zone), ("--dns-provider", provider)):
-        if not value:
+        if value:
+            continue
+        elsewhere = [item for item in controller_manager_namespaces(host, name) if item != namespace] if not declared.deployment else []
+        if elsewhere:
             raise PreflightFailed(
-                f"{flag} is not set and the host declares none ({where})",
-                hint=f"pass {flag}, or deploy the federation control plane first (deploy.sh deploy_federation or federation-up.sh)",
+                f"{flag} is not set and the host declares none ({where}, but namespace {elsewhere[0]!r} has one)",
+                hint=f"pass --federation-system-namespace={elsewhere[0]}",
             )
+        raise PreflightFailed(
+            f"{flag} is not set and the host declares none ({where})",
+            hint=f"pass {flag}, or deploy the federation control plane first (deploy.sh deploy_federation or federation-up.sh)",
+        )
 
     dns1123_subdomain("--federation-name", name)
     dns_zone("--dns-zone-name", zone)
