@@ -268,3 +268,23 @@ def test_stuck_apiserver_pod_reported(clusters, tmp_path):
     assert "Waiting for federation-apiserver to be running...(phase= Pending)" in result.stderr
     assert "federation-apiserver pod is not running! giving up." in result.stderr
     assert "phase Pending" in result.stderr
+
+
+def test_use_kubefed_down_without_member_contexts(clusters):
+    env = clusters.env(
+        USE_KUBEFED="true",
+        KUBE_REGISTRY="k8s.gcr.io",
+        KUBERNETES_RELEASE="v1.8.0+abc",
+        FEDERATION_CLUSTERS=",".join(clusters.members),
+        FEDERATION_WAIT_TIMEOUT="60",
+    )
+    up = run(FEDERATION_UP, env=env)
+    assert up.returncode == 0, up.explain()
+
+    # Without FEDERATION_CLUSTERS the members are found through their registered server addresses.
+    down = run(FEDERATION_DOWN, env={key: value for key, value in env.items() if key != "FEDERATION_CLUSTERS"})
+
+    assert down.returncode == 0, down.explain()
+    assert "401" not in down.stderr
+    for context in [clusters.host, *clusters.members]:
+        assert owned(clusters, context, "e2e-federation") == [], context

@@ -228,3 +228,108 @@ def test_join_without_federation_names_fix(clusters, tmp_path):
     assert joined.returncode == 4, joined.explain()
     assert "--federation-name is not set" in joined.stderr
     assert "deploy the federation control plane first" in joined.stderr
+
+
+def leftovers(env, context) -> list[str]:
+    """Return every object of this federation in ``context`` that a join leaves, as kind/name."""
+    kinds = "namespaces,serviceaccounts,secrets,configmaps,clusterroles,clusterrolebindings"
+    listed = get_json(env, context, kinds, "-A", "-l", LABEL)["items"]
+    return [f"{item['kind']}/{item['metadata']['name']}" for item in listed if item["metadata"].get("deletionTimestamp") is None]
+
+
+def add_context(env, name, cluster, user, server=None):
+    """Write kubeconfig context ``name`` for ``cluster`` and ``user``, optionally as a copy of the cluster with another server."""
+    if server is not None:
+        config = json.loads(kubectl("config", "view", "--raw", "-o", "json", env=env).stdout)
+        entry = next(item for item in config["clusters"] if item["name"] == cluster)["cluster"]
+        copy = f"{name}-cluster"
+        for args in (
+            ("config", "set-cluster", copy, f"--server={server}"),
+            ("config", "set", f"clusters.{copy}.certificate-authority-data", entry["certificate-authority-data"]),
+        ):
+            result = kubectl(*args, env=env)
+            assert result.returncode == 0, result.explain()
+        cluster = copy
+    result = kubectl("config", "set-context", name, f"--cluster={cluster}", f"--user={user}", env=env)
+    assert result.returncode == 0, result.explain()
+
+
+def context_entry(env, context) -> dict:
+    config = json.loads(kubectl("config", "view", "--raw", "-o", "json", env=env).stdout)
+    return next(item for item in config["contexts"] if item["name"] == context)["context"]
+
+
+def test_unjoin_finds_context_by_server(clusters, federation):
+    member = clusters.members[0]
+    original = corefile(federation, member)
+    joined = kubefed(clusters, federation, "join", "renamed", f"--cluster-context={member}", "--credentials=serviceaccount")
+    assert joined.returncode == 0, joined.explain()
+
+    removed = kubefed(clusters, federation, "unjoin", "renamed")
+
+    assert removed.returncode == 0, removed.explain()
+    assert f"using context {member!r} for cluster 'renamed'" in removed.stderr
+    assert leftovers(federation, member) == []
+    assert corefile(federation, member) == original
+    assert not exists(federation, API_CONTEXT, "cluster", "renamed")
+
+
+def test_unjoin_with_stored_token_only(clusters, federation):
+    member = clusters.members[0]
+    entry = context_entry(federation, member)
+    server = json.loads(kubectl("config", "view", "--raw", "-o", "json", env=federation).stdout)
+    address = next(item for item in server["clusters"] if item["name"] == entry["cluster"])["cluster"]["server"]
+    # Same API server under another host name, so no remaining context matches the registered address.
+    add_context(federation, "temporary", entry["cluster"], entry["user"], server=address.replace("127.0.0.1", "localhost"))
+    original = corefile(federation, member)
+    joined = kubefed(clusters, federation, "join", "stored", "--cluster-context=temporary", "--credentials=serviceaccount")
+    assert joined.returncode == 0, joined.explain()
+    assert kubectl("config", "delete-context", "temporary", env=federation).returncode == 0
+
+    removed = kubefed(clusters, federation, "unjoin", "stored")
+
+    assert removed.returncode == 0, removed.explain()
+    assert "using context" not in removed.stderr
+    assert leftovers(federation, member) == []
+    assert corefile(federation, member) == original
+
+
+def test_unjoin_rerun_finds_leftovers_by_label(clusters, federation):
+    member = clusters.members[0]
+    original = corefile(federation, member)
+    joined = kubefed(clusters, federation, "join", "partial", f"--cluster-context={member}", "--credentials=serviceaccount")
+    assert joined.returncode == 0, joined.explain()
+    # A partial unjoin: the registration is gone, so the ServiceAccount's name cannot be read from it.
+    for args in (("delete", "cluster", "partial", f"--context={API_CONTEXT}"), ("delete", "secret", "partial", "-n", NAMESPACE, f"--context={clusters.host}")):
+        assert kubectl(*args, env=federation).returncode == 0
+    host = context_entry(federation, clusters.host)
+    add_context(federation, "host-renamed", host["cluster"], host["user"])
+
+    removed = kubefed(clusters, federation, "unjoin", "partial", "--host-cluster-context=host-renamed", f"--cluster-context={member}")
+
+    assert removed.returncode == 0, removed.explain()
+    assert leftovers(federation, member) == []
+    assert corefile(federation, member) == original
+
+
+def test_join_names_namespace_of_control_plane(clusters, federation):
+    joined = run(KUBEFED, "join", clusters.members[0], f"--host-cluster-context={clusters.host}", f"--cluster-context={clusters.members[0]}", env=federation)
+
+    assert joined.returncode == 4, joined.explain()
+    assert "namespace 'federation-system'" in joined.stderr
+    assert f"pass --federation-system-namespace={NAMESPACE}" in joined.stderr
+
+
+def test_join_rejects_federation_context(clusters, federation):
+    joined = kubefed(clusters, federation, "join", "self", f"--cluster-context={API_CONTEXT}")
+
+    assert joined.returncode == 3, joined.explain()
+    assert f"member context {API_CONTEXT!r} is the federation API server's context" in joined.stderr
+    assert get_json(federation, API_CONTEXT, "clusters")["items"] == []
+
+
+def test_join_rejects_negative_timeout(clusters):
+    joined = run(KUBEFED, "join", clusters.members[0], f"--host-cluster-context={clusters.host}", "--timeout=-1", env=clusters.env())
+
+    assert joined.returncode == 3, joined.explain()
+    assert "--timeout='-1'" in joined.stderr

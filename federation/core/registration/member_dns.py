@@ -25,6 +25,7 @@ from federation.core.runner import Change
 log = logging.getLogger(__name__)
 
 SYSTEM_NAMESPACE = "kube-system"
+ADMIN_PLACEHOLDER = "<admin>"  # printed in kubectl commands in place of a context with admin rights
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 CONFLICT_RETRIES = 5
 
@@ -38,6 +39,7 @@ class DnsPlan:
     changed: bool = False
     note: str = ""
     writes: list[Callable[[Cluster, Rollback | None], str]] = field(default_factory=list)
+    manual: list[str] = field(default_factory=list)  # unjoin only: the same edits as kubectl commands, for an admin to run
 
     def change(self, context: str) -> Change:
         if self.form == "none":
@@ -111,10 +113,16 @@ def _plan_coredns_unjoin(cluster: Cluster, federation: Federation, corefile_map:
         remove = lambda corefile: dns.remove_corefile_block(corefile, federation.name)  # noqa: E731
         plan.writes.append(lambda member, rollback: _write_corefile(member, remove, None, rollback))
         plan.writes.append(lambda member, rollback: restart_deployment(member, "coredns", SYSTEM_NAMESPACE))
+        plan.manual.append(
+            f"kubectl --context={ADMIN_PLACEHOLDER} -n {SYSTEM_NAMESPACE} edit configmap coredns"
+            f" (delete the lines from '{dns.begin_marker(federation.name)}' to '{dns.end_marker(federation.name)}')"
+        )
+        plan.manual.append(f"kubectl --context={ADMIN_PLACEHOLDER} -n {SYSTEM_NAMESPACE} rollout restart deployment coredns")
     else:
         plan.note = f"the Corefile has no block of federation {federation.name!r}"
     if backup is not None:
         plan.writes.append(lambda member, rollback: _delete(member, "ConfigMap", backup_name(federation.name), SYSTEM_NAMESPACE))
+        plan.manual.append(f"kubectl --context={ADMIN_PLACEHOLDER} -n {SYSTEM_NAMESPACE} delete configmap {backup_name(federation.name)}")
     return plan
 
 
@@ -204,8 +212,10 @@ def _plan_kube_dns_configmap(cluster: Cluster, federation: Federation, entries: 
         plan.changed = True
         plan.note = "deletes the ConfigMap the join created"
         plan.writes.append(lambda member, rollback: _delete(member, "ConfigMap", "kube-dns", SYSTEM_NAMESPACE))
+        plan.manual.append(f"kubectl --context={ADMIN_PLACEHOLDER} -n {SYSTEM_NAMESPACE} delete configmap kube-dns")
     elif plan.changed:
         plan.writes.append(lambda member, rollback: _write_kube_dns_data(member, data, updated, rollback))
+        plan.manual.append(f"kubectl --context={ADMIN_PLACEHOLDER} -n {SYSTEM_NAMESPACE} edit configmap kube-dns ({plan.note})")
     return plan
 
 
@@ -261,6 +271,8 @@ def _plan_kube_dns_flag(federation: Federation, deployment: dict, container: dic
     plan.note = ("sets" if joining else "removes") + " %s in the --federations flag, which restarts kube-dns" % dns.format_federations(entries)
     name = container["name"]
     plan.writes.append(lambda member, rollback: _write_flag(member, name, args, updated, rollback))
+    if not joining:
+        plan.manual.append(f"kubectl --context={ADMIN_PLACEHOLDER} -n {SYSTEM_NAMESPACE} edit deployment kube-dns ({plan.note})")
     return plan
 
 
