@@ -76,29 +76,15 @@ def ensure(ca_secret: dict | None, secret: dict | None, layout: SecretLayout, sa
     ``default_uid`` is the user id column for newly made tokens: ``admin`` as
     the direct manifests had, or None for a random UUID as kubefed made.
     """
-    made: list[str] = []
-
-    ca = _ca_from(ca_secret)
-    if ca is None or not credentials.ca_still_valid(ca):
-        ca = credentials.generate_ca(f"{common_name}-ca")
-        made.append("CA")
-
     data = _decoded(secret)
     server = None
     if layout.server_cert in data and layout.server_key in data:
         server = KeyPair(data[layout.server_cert], data[layout.server_key])
-    if server is None or not credentials.still_valid(server, ca, sans):
-        server = credentials.issue(ca, common_name, sans, server=True)
-        made.append("serving certificate")
-
     token, token_uid = _csv_entry(data.get(layout.tokens))
-    if token is None:
-        token = credentials.random_token()
-        made.append("token")
     password, password_uid = _csv_entry(data.get(layout.basic_auth))
-    if password is None:
-        password = credentials.random_password()
-        made.append("password")
+
+    renewed, made = credentials.renew(_ca_from(ca_secret), server, token, password, common_name, sans)
+    ca, server, token, password = renewed.ca, renewed.server, renewed.token, renewed.password
     uid = token_uid or password_uid or default_uid or str(uuid.uuid4())
 
     return ApiserverCredentials(ca, server, token, password, uid), made

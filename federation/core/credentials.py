@@ -167,20 +167,33 @@ class ServingCredentials:
     password: str
 
 
-def serving_credentials(previous: ServingCredentials | None, common_name: str, sans: list[str]) -> tuple[ServingCredentials, bool]:
-    """Reuse ``previous`` while it is still valid for ``sans``; otherwise issue what is missing.
+def renew(ca: KeyPair | None, server: KeyPair | None, token: str | None, password: str | None, common_name: str, sans: list[str]) -> tuple[ServingCredentials, list[str]]:
+    """Keep each part of earlier credentials that is still valid and make the rest.
 
-    Returns the credentials and whether they were reused unchanged. The token
-    and password survive a new serving certificate, so clients keep working
-    when only the address changed.
+    Returns the credentials and the names of the parts made new (empty when
+    everything was reused). The token and password survive a new CA or
+    serving certificate, so clients keep working when only the address changed.
     """
-    if previous and ca_still_valid(previous.ca):
-        if still_valid(previous.server, previous.ca, sans) and previous.token and previous.password:
-            return previous, True
-        server = issue(previous.ca, common_name, sans)
-        return ServingCredentials(previous.ca, server, previous.token or random_token(), previous.password or random_password()), False
+    made: list[str] = []
+    if ca is None or not ca_still_valid(ca):
+        ca = generate_ca(f"{common_name}-ca")
+        made.append("CA")
+    if server is None or not still_valid(server, ca, sans):
+        server = issue(ca, common_name, sans)
+        made.append("serving certificate")
+    if not token:
+        token = random_token()
+        made.append("token")
+    if not password:
+        password = random_password()
+        made.append("password")
+    return ServingCredentials(ca, server, token, password), made
 
-    ca = generate_ca(f"{common_name}-ca")
-    token = previous.token if previous and previous.token else random_token()
-    password = previous.password if previous and previous.password else random_password()
-    return ServingCredentials(ca, issue(ca, common_name, sans), token, password), False
+
+def serving_credentials(previous: ServingCredentials | None, common_name: str, sans: list[str]) -> tuple[ServingCredentials, bool]:
+    """Reuse ``previous`` while it is still valid for ``sans``; return the credentials and whether nothing changed."""
+    if previous is None:
+        credentials, _ = renew(None, None, None, None, common_name, sans)
+        return credentials, False
+    credentials, made = renew(previous.ca, previous.server, previous.token, previous.password, common_name, sans)
+    return credentials, not made
