@@ -7,6 +7,7 @@ strategies.py); this controller fills `status.loadBalancer` and Endpoints.
 from __future__ import annotations
 
 import ipaddress
+import os
 import threading
 from typing import Any
 
@@ -17,7 +18,9 @@ from .base import Controller
 from .deployment import pod_is_ready
 
 # Load balancer addresses are loopback addresses, which need no setup on Linux.
-FIRST_LOAD_BALANCER_ADDRESS = ipaddress.ip_address("127.0.0.2")
+# Each process starts at its own offset in 127.0.0.0/8, so two test runs at once rarely probe the
+# same address; the probe below settles the rest.
+FIRST_LOAD_BALANCER_ADDRESS = ipaddress.ip_address("127.0.0.2") + (os.getpid() % 4000) * 100
 
 # Addresses handed out by any simulated cluster of this process. Two clusters, or a cluster and the
 # one a previous test stopped, must not share an address: their federation API servers would both
