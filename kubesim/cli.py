@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--context-name", action="append", default=[], metavar="CLUSTER=CONTEXT",
                     help="context name for a cluster (default: the cluster name)")
     up.add_argument("--load-balancer", action="append", default=[], metavar="CLUSTER",
-                    help="give LoadBalancer Services of this cluster a 127.0.0.N address")
+                    help="give LoadBalancer Services of this cluster a loopback address of their own")
     up.add_argument("--kube-dns", action="append", default=[], metavar="CLUSTER",
                     help="seed this cluster with kube-dns 1.14 instead of CoreDNS")
     up.add_argument("--kube-dns-legacy", action="append", default=[], metavar="CLUSTER",
