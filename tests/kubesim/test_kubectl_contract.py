@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 import base64
+import ipaddress
 import json
 
 import yaml
