@@ -97,6 +97,7 @@ def write_kubeconfig_entries(kubectl: Kubectl, path: Path, name: str, server: st
 def deploy(kubeconfig: Path, context: str, output_root: Path) -> Tally:
     from federation.core.credentials import serving_credentials
     from federation.deploy import chart
+    from federation.deploy.control_plane import generated_values
 
     tally = Tally()
     started = time.perf_counter()
@@ -122,17 +123,7 @@ def deploy(kubeconfig: Path, context: str, output_root: Path) -> Tally:
         write_kubeconfig_entries(kubectl, controller_kubeconfig, name, f"https://{endpoint}", credentials.token, credentials.password, None)
         kubectl.run("config", "use-context", name, f"--kubeconfig={controller_kubeconfig}", context=False)
 
-        generated = {
-            "apiserverToken": credentials.token,
-            "apiserverKnownTokens": f"{credentials.token},admin,admin",
-            "apiserverBasicAuth": f"{credentials.password},admin,admin",
-            "caCertificate": credentials.ca.cert_pem.decode(),
-            "caKey": credentials.ca.key_pem.decode(),
-            "serverCertificate": credentials.server.cert_pem.decode(),
-            "serverKey": credentials.server.key_pem.decode(),
-            "controllerManagerKubeconfig": controller_kubeconfig.read_text(),
-            "apiserverEndpoint": endpoint,
-        }
+        generated = generated_values(credentials, controller_kubeconfig.read_text(), endpoint)
         objects = [chart.etcd_claim(values), *chart.credential_objects(values, generated), *chart.deployments(values)]
         for obj in objects:
             kubectl.create(obj)

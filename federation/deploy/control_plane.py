@@ -244,8 +244,9 @@ def _data(secret: dict | None) -> dict[str, str]:
     return {key: base64.b64decode(value).decode() for key, value in (secret.get("data") or {}).items()}
 
 
-def credential_objects(job: Job, credentials: ServingCredentials) -> list[dict]:
-    generated = {
+def generated_values(credentials: ServingCredentials, controller_manager_kubeconfig: str, endpoint_host: str) -> dict[str, str]:
+    """Return the chart values deploy.sh fills in at deploy time, the credentials among them."""
+    return {
         "apiserverToken": credentials.token,
         "apiserverKnownTokens": f"{credentials.token},admin,admin",
         "apiserverBasicAuth": f"{credentials.password},admin,admin",
@@ -253,9 +254,13 @@ def credential_objects(job: Job, credentials: ServingCredentials) -> list[dict]:
         "caKey": credentials.ca.key_pem.decode(),
         "serverCertificate": credentials.server.cert_pem.decode(),
         "serverKey": credentials.server.key_pem.decode(),
-        "controllerManagerKubeconfig": controller_manager_kubeconfig(job, credentials),
-        "apiserverEndpoint": job.endpoint.split(":")[0],
+        "controllerManagerKubeconfig": controller_manager_kubeconfig,
+        "apiserverEndpoint": endpoint_host,
     }
+
+
+def credential_objects(job: Job, credentials: ServingCredentials) -> list[dict]:
+    generated = generated_values(credentials, controller_manager_kubeconfig(job, credentials), job.endpoint.split(":")[0])
     return chart.credential_objects(job.values, generated)
 
 
