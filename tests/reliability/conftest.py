@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Clusters, _simulated
+from tests.reliability.convergence import clean_state
 
 
 @pytest.fixture
@@ -28,3 +29,16 @@ def clusters(tmp_path: Path, cluster_options: dict) -> Iterator[Clusters]:
         member_dns=cluster_options.get("member_dns", ("coredns", "kube-dns")),
         require_token=cluster_options.get("require_token", True),
     )
+
+
+@pytest.fixture(scope="session")
+def clean(tmp_path_factory):
+    """State each scenario reaches without faults or signals, computed once per scenario."""
+    states = {}
+
+    def state(scenario: str) -> dict:
+        if scenario not in states:
+            states[scenario] = clean_state(tmp_path_factory.mktemp(f"clean-{scenario}"), scenario)
+        return states[scenario]
+
+    return state

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.scripts import run
-from tests.reliability.convergence import SCENARIOS, clean_state, differences, final_state, prepare, scenario_env, step
+from tests.reliability.convergence import SCENARIOS, differences, final_state, prepare, scenario_env, step
 from tests.reliability.support import arm_after_requests
 
 # Requests into the step before the fault is armed, so it lands in the middle
@@ -20,19 +20,6 @@ from tests.reliability.support import arm_after_requests
 MIDDLE = {"deploy": 8, "up": 8, "join": 2}
 # More failures in a row than kube.Backoff's 6 attempts absorb.
 TOO_MANY = 12
-
-
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    """State each scenario reaches without faults, computed once per scenario."""
-    states = {}
-
-    def state(scenario: str) -> dict:
-        if scenario not in states:
-            states[scenario] = clean_state(tmp_path_factory.mktemp(f"clean-{scenario}"), scenario)
-        return states[scenario]
-
-    return state
 
 
 def target(clusters, scenario: str, member: bool = False):

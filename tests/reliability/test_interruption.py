@@ -12,7 +12,7 @@ import signal
 import pytest
 import yaml
 
-from tests.reliability.convergence import clean_state, differences, final_state, prepare, scenario_env, step
+from tests.reliability.convergence import differences, final_state, prepare, scenario_env, step
 from tests.reliability.support import kubeconfig_entries
 from tests.reliability.test_concurrency import Background
 
@@ -26,18 +26,6 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 EXPECTED = {signal.SIGINT: (130, "interrupted"), signal.SIGTERM: (143, "terminated")}
 # Each step gets one signal, alternating, so both reach every script.
 CASES = [(scenario, line, SIGNALS[index % 2]) for scenario, lines in STEP_LINES.items() for index, line in enumerate(lines)]
-
-
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    states = {}
-
-    def state(scenario: str) -> dict:
-        if scenario not in states:
-            states[scenario] = clean_state(tmp_path_factory.mktemp(f"clean-{scenario}"), scenario)
-        return states[scenario]
-
-    return state
 
 
 def federation_entry_complete_or_absent(kubeconfig) -> None:
