@@ -41,7 +41,7 @@ class UsageError(FederationError):
 
 
 class InvalidInput(FederationError):
-    """A variable, flag or file holds a value the scripts cannot use."""
+    """A variable, flag or file contains a value the scripts cannot use."""
 
     exit_code = ExitCode.INVALID_INPUT
 
@@ -64,7 +64,7 @@ class Locked(FederationError):
 
 
 class ClusterError(FederationError):
-    """The Kubernetes API answered with an error we cannot recover from."""
+    """The Kubernetes API returned an error the scripts cannot recover from."""
 
 
 class CommandFailed(FederationError):

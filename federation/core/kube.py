@@ -2,7 +2,7 @@
 
 Writes use server-side apply with one field manager, so re-running a job
 converges instead of failing on AlreadyExists. Idempotent calls are retried
-with bounded backoff on 429, 5xx answers and dropped connections; waits watch
+with bounded backoff on 429, 5xx responses and dropped connections; waits watch
 the objects instead of polling, and always end at a deadline.
 
 The ``kubernetes`` package takes about half a second to import, so it is
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 FIELD_MANAGER = "federation-scripts"
 RETRIABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-REQUEST_TIMEOUT = (5.0, 30.0)  # seconds to connect, seconds to read one answer
+REQUEST_TIMEOUT = (5.0, 30.0)  # seconds to connect, seconds to read one response
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Backoff:
 
 
 class ApiError(ClusterError):
-    """An error answer from the API server, with its HTTP status and reason."""
+    """An error response from the API server, with its HTTP status and reason."""
 
     def __init__(self, status: int, reason: str, message: str, context: str, what: str) -> None:
         super().__init__(f"{what} in context {context!r} failed: {status} {reason}: {message}")
@@ -105,7 +105,9 @@ class Cluster:
         for auth in self.client.configuration.auth_settings().values():
             if auth.get("in") == "header" and auth.get("value"):
                 headers[auth["key"]] = auth["value"]
-        payload = None if body is None else (body if isinstance(body, (str, bytes)) else json.dumps(body))
+        payload = body
+        if body is not None and not isinstance(body, (str, bytes)):
+            payload = json.dumps(body)
 
         delays = self.backoff.delays() if retry else iter(())
         while True:
@@ -174,7 +176,7 @@ class Cluster:
         metadata = obj["metadata"]
         query = {"fieldManager": FIELD_MANAGER, "force": "true", "dryRun": "All" if dry_run else None}
         path = resource.path(metadata.get("namespace"), metadata["name"])
-        # Streaming keeps the response object, whose status tells created (201) from configured (200).
+        # Streaming keeps the response object, whose status distinguishes created (201) from configured (200).
         response = self.request("PATCH", path, query, obj, "application/apply-patch+yaml", what=f"applying {describe(obj)}", stream=True)
         try:
             stored = json.loads(response.data)
@@ -214,7 +216,7 @@ class Cluster:
         field_selector: str | None = None,
         on_change: Callable[[str], None] | None = None,
     ) -> dict[str, dict]:
-        """Watch the matching objects until ``check`` says done or ``deadline`` passes.
+        """Watch the matching objects until ``check`` reports done or ``deadline`` passes.
 
         ``check`` gets the current objects by name and returns ``(done, state)``;
         the last state is reported on timeout. A watch without a

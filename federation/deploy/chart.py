@@ -115,14 +115,14 @@ def _read_mapping(path: Path) -> dict[str, Any]:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or "syntax error"
-        raise InvalidInput(f"{path} is not valid YAML{where}: {problem}", hint="fix that line; the file holds 'key: value' lines") from None
+        raise InvalidInput(f"{path} is not valid YAML{where}: {problem}", hint="fix that line; the file contains 'key: value' lines") from None
     if document is None:
         return {}
     if not isinstance(document, dict):
         raise InvalidInput(f"{path} must be a mapping of 'key: value' lines, not a {type(document).__name__}", hint="fix the file, or delete it and run deploy.sh init")
     nested = [name for name, value in document.items() if isinstance(value, (dict, list))]
     if nested:
-        raise InvalidInput(f"{path}: key {nested[0]!r} holds a {type(document[nested[0]]).__name__}, but every value is a plain string", hint=f"set {nested[0]} to a single value")
+        raise InvalidInput(f"{path}: key {nested[0]!r} is a {type(document[nested[0]]).__name__}, but every value must be a plain string", hint=f"set {nested[0]} to a single value")
     return document
 
 
@@ -145,7 +145,7 @@ def service(values: dict[str, str]) -> dict:
 
 
 def credential_objects(values: dict[str, str], generated: dict[str, str]) -> list[dict]:
-    """Render the Secrets and the endpoint ConfigMap; ``generated`` holds the credential values."""
+    """Render the Secrets and the endpoint ConfigMap; ``generated`` contains the credential values."""
     return [_labelled(obj, values) for obj in render(f"{CHART}/templates/apiserver-secrets.yaml", {**values, **generated})]
 
 

@@ -371,7 +371,7 @@ def wait_for_control_plane(job: Job) -> None:
 
 
 def wait_for_healthz(job: Job, deadline: float) -> None:
-    """Poll ``/healthz`` of the federation API through the new context until it answers ``ok``."""
+    """Poll ``/healthz`` of the federation API through the new context until it returns ``ok``."""
     config = Kubeconfig.load(job.settings.kubeconfig_paths)
     api = Cluster(config, job.settings.federation_context)
     last = "no answer yet"
@@ -387,7 +387,7 @@ def wait_for_healthz(job: Job, deadline: float) -> None:
         except (ApiError, PreflightFailed) as error:
             last = error.message
         time.sleep(0.5)
-    raise WaitTimeout(f"the federation API server at https://{job.endpoint} did not answer /healthz with ok: {last}", hint="check the API server pod's logs (kubectl logs -n %s deploy/%s -c apiserver)" % (job.namespace, job.apiserver))
+    raise WaitTimeout(f"the federation API server at https://{job.endpoint} did not respond to /healthz with ok: {last}", hint="check the API server pod's logs (kubectl logs -n %s deploy/%s -c apiserver)" % (job.namespace, job.apiserver))
 
 
 def _is_available(deployment: dict | None) -> bool:

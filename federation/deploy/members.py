@@ -60,7 +60,7 @@ def _steps(results: dict[str, list[Change]], verb: str) -> list[tuple[str, list[
 
 
 def unregister_step(job: Job, force: bool) -> Step:
-    """The step destroy_federation runs first: unjoin every registered member.
+    """Build the step destroy_federation runs first, which unjoins every registered member.
 
     Without it, the members keep this federation's DNS entries (Corefile
     block, kube-dns map) and ServiceAccounts after the control plane is gone,
@@ -103,7 +103,7 @@ def plan_unregister_all(job: Job) -> list[Change]:
 
 
 def _member_for(job: Job, name: str):
-    """The member behind Cluster ``name``: the context of that name when the kubeconfig has one."""
+    """Return the member behind Cluster ``name`` from the context of that name, or None when there is none."""
     if name in job.kubeconfig.contexts():
         return member_from_context(job.kubeconfig, name)
     return None
